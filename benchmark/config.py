@@ -1,0 +1,75 @@
+"""Run configuration: frozen dataclasses and named profiles.
+
+A `RunConfig` describes one (framework, model) run completely; it is written
+next to every result (`config.json`), and a worker process rebuilds it from
+there. Profiles give the sizes; flags override single fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+FRAMEWORKS = ("torch", "tf")
+MODES = {"torch": ("eager", "compile"), "tf": ("eager", "function", "xla")}
+# Fastest stable mode per device, measured (README, "Execution modes"):
+# on this 2-core CPU torch eager beats torch.compile and XLA beats plain tf.function.
+DEFAULT_MODES = {
+    "cpu": {"torch": "eager", "tf": "xla"},
+    "cuda": {"torch": "eager", "tf": "xla"},
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes for a kind of run. `train_size` None means the whole train split."""
+
+    name: str
+    description: str
+    epochs: int
+    batch_size: int
+    train_size: int | None
+    sample_count: int = 64  # images in the sample grid, from one fixed noise set
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("smoke", "seconds per run: checks that everything runs", epochs=1,
+                batch_size=32, train_size=640, sample_count=16),
+        Profile("quick", "default on CPU: one epoch of the 60k train split", epochs=1,
+                batch_size=128, train_size=None),
+        Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
+                batch_size=128, train_size=None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one (framework, model) run depends on."""
+
+    framework: str
+    model: str
+    mode: str
+    device: str  # "cpu" or "cuda"
+    profile: str
+    epochs: int
+    batch_size: int
+    train_size: int | None
+    sample_count: int
+    seed: int
+    threads: int
+    data_dir: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.framework}-{self.mode}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})

@@ -1,0 +1,49 @@
+"""Which runner trains which (framework, model), imported only when asked for.
+
+The framework packages are heavy (seconds to import, gigabytes of libraries)
+and must not meet in one process unless torch comes first, so nothing here
+imports them at module level.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from benchmark.config import FRAMEWORKS
+from benchmark.runner import Runner, RunnerOptions
+from benchmark.specs import SPECS, get_spec
+
+RUNNERS: dict[str, str] = {
+    "torch": "torch_impl.runner:TorchRunner",
+    "tf": "tf_impl.runner:TFRunner",
+}
+assert tuple(RUNNERS) == FRAMEWORKS
+
+# Every model is built from its spec by the framework's generic builder, so
+# each framework runs each model; the pairs are listed for discoverability.
+PAIRS: tuple[tuple[str, str], ...] = tuple((f, m) for f in RUNNERS for m in SPECS)
+
+
+class FrameworkUnavailable(RuntimeError):
+    """The framework's package is not importable in this environment."""
+
+
+def runner_class(framework: str) -> type[Runner]:
+    if framework not in RUNNERS:
+        raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(RUNNERS)}")
+    module_name, class_name = RUNNERS[framework].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        package = {"torch": "torch", "tf": "tensorflow"}[framework]
+        raise FrameworkUnavailable(
+            f"framework {framework!r} is not installed here ({error}); install {package} "
+            "(`make install`, see README) or leave it out of --frameworks"
+        ) from error
+    return getattr(module, class_name)
+
+
+def create_runner(framework: str, model: str, options: RunnerOptions) -> Runner:
+    """The runner for (framework, model); unknown keys raise listing valid ones."""
+    spec = get_spec(model)
+    return runner_class(framework)(spec, options)

@@ -1,0 +1,132 @@
+"""The report's figures: loss curves and sample grids.
+
+Drawn on `matplotlib.figure.Figure` directly rather than through pyplot, so no
+GUI backend is ever chosen and no global figure state outlives a call.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from benchmark.report.results import History
+
+STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+         "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 13}
+DPI = 110
+GRID_IMAGES = 64  # an 8x8 sample grid
+
+
+def palette(labels: Sequence[str]) -> dict[str, str]:
+    """One colour per label, so a run keeps its colour in every figure."""
+    return {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def smoothing_span(n_steps: int) -> int:
+    """EMA span: about 1/30 of the run, so short runs keep their shape and
+    long ones lose their step-to-step noise."""
+    return int(np.clip(n_steps // 30, 1, 200))
+
+
+def ema(values: np.ndarray, span: int) -> np.ndarray:
+    """Exponential moving average; a NaN input stays NaN in the output and
+    leaves the average untouched."""
+    alpha = 2.0 / (span + 1.0)
+    smoothed = np.full(len(values), np.nan)
+    level = math.nan
+    for i, value in enumerate(np.asarray(values, dtype=np.float64)):
+        if math.isnan(value):
+            continue
+        level = value if math.isnan(level) else level + alpha * (value - level)
+        smoothed[i] = level
+    return smoothed
+
+
+def loss_figure(title: str, curves: Sequence[tuple[str, History]], colors: Mapping[str, str]) -> Figure:
+    """D and G loss against step, every curve smoothed over the faint raw one."""
+    span = smoothing_span(max(len(history.step) for _, history in curves))
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(11, 4.2), layout="constrained")
+        axes = figure.subplots(1, 2, sharex=True)
+        for label, history in curves:
+            for ax, values in zip(axes, (history.d_loss, history.g_loss)):
+                ax.plot(history.step, values, color=colors[label], alpha=0.2, linewidth=0.8)
+                ax.plot(history.step, ema(values, span), color=colors[label], linewidth=2, label=label)
+        for ax, name, attr in zip(axes, ("Discriminator", "Generator"), ("d_loss", "g_loss")):
+            ax.set_title(f"{name} loss")
+            ax.set_xlabel("step")
+            ax.set_ylabel("loss")
+            ax.grid(alpha=0.3)
+            limits = _robust_limits([getattr(history, attr) for _, history in curves])
+            if limits:
+                ax.set_ylim(*limits)
+        axes[0].legend()
+        figure.suptitle(f"{title}: loss per step (EMA over {span} steps; raw behind)")
+    return figure
+
+
+def _robust_limits(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
+    """Y limits from the 1st to 99th percentile, so the first steps' large
+    losses do not flatten the rest of the curve."""
+    values = np.concatenate([np.asarray(s, dtype=np.float64) for s in series])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.percentile(values, [1, 99])
+    margin = 0.1 * (high - low) or 0.1 * max(abs(high), 1.0)
+    return float(low - margin), float(high + margin)
+
+
+def tile(samples: np.ndarray, max_images: int = GRID_IMAGES, gutter: int = 2) -> np.ndarray:
+    """(N, H, W[, C]) images in [-1, 1] as one grey image in [0, 1]: a square
+    grid (8x8 for 64) with white gutters."""
+    images = np.asarray(samples, dtype=np.float32)[:max_images]
+    if images.ndim == 4:
+        images = images.mean(axis=-1)
+    n, height, width = images.shape
+    cols = max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    grid = np.ones((rows * (height + gutter) + gutter, cols * (width + gutter) + gutter), np.float32)
+    for i, image in enumerate(images):
+        row, col = divmod(i, cols)
+        top, left = gutter + row * (height + gutter), gutter + col * (width + gutter)
+        grid[top:top + height, left:left + width] = (np.clip(image, -1.0, 1.0) + 1.0) / 2.0
+    return grid
+
+
+def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]]) -> Figure:
+    """One sample grid per run, side by side."""
+    with matplotlib.rc_context(STYLE):
+        # Wide enough for the title above a single panel.
+        figure = Figure(figsize=(max(3.4 * len(panels), 5.5), 3.9), layout="constrained")
+        axes = figure.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (label, samples) in zip(axes, panels):
+            ax.imshow(tile(samples), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(label)
+            ax.set_axis_off()
+        figure.suptitle(f"{title}: samples from the same fixed noise")
+    return figure
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Atomically, like benchmark.io: a temporary file beside `path`, then a rename."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(STYLE):  # ticks and layout are made at draw time
+        figure.savefig(buffer, format="png", dpi=DPI)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

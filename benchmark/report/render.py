@@ -1,0 +1,216 @@
+"""Renders a results directory into RUN_DIR/report.md, RUN_DIR/runs.csv and
+RUN_DIR/figures/*.png:
+
+    python -m benchmark.report.render RUN_DIR
+
+The output is a pure function of the files in RUN_DIR, so rendering again
+gives the same report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from benchmark.io import write_text
+from benchmark.report.plots import loss_figure, palette, samples_figure, save_png
+from benchmark.report.results import Run, Suite, finite, load_suite
+from benchmark.report.tables import (MISSING, config_table, fmt_duration, model_table, model_title,
+                                     runs_csv, summary_table)
+
+# model -> (alt text, path relative to RUN_DIR) of each figure drawn for it
+FigureLinks = dict[str, list[tuple[str, str]]]
+
+
+def render_report(run_dir: Path) -> Path:
+    """Writes report.md, runs.csv and figures/ into `run_dir`; returns the report's path."""
+    run_dir = Path(run_dir)
+    suite = load_suite(run_dir)
+    figures = draw_figures(suite, run_dir)
+    write_text(run_dir / "runs.csv", runs_csv(suite.runs))
+    report = run_dir / "report.md"
+    write_text(report, report_markdown(suite, figures))
+    return report
+
+
+def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
+    colors = palette([run.label for run in suite.runs])
+    links: FigureLinks = {}
+    for model in suite.models:
+        runs = suite.runs_of(model)
+        title = model_title(model)
+        links[model] = []
+        curves = [(run.label, history) for run in runs
+                  if (history := run.history()) is not None and len(history.step)]
+        if curves:
+            path = f"figures/loss_{_slug(model)}.png"
+            save_png(loss_figure(title, curves, colors), run_dir / path)
+            links[model].append((f"{title} loss curves", path))
+        panels = [(run.label, samples) for run in runs
+                  if (samples := run.samples()) is not None and len(samples)]
+        if panels:
+            path = f"figures/samples_{_slug(model)}.png"
+            save_png(samples_figure(title, panels), run_dir / path)
+            links[model].append((f"{title} samples", path))
+    return links
+
+
+def report_markdown(suite: Suite, figures: FigureLinks) -> str:
+    sections = [
+        header_section(suite),
+        summary_section(suite),
+        *(model_section(suite, model, figures.get(model, [])) for model in suite.models),
+        failed_section(suite.runs),
+        environment_section(suite),
+        method_note(suite),
+    ]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def header_section(suite: Suite) -> str:
+    settings = suite.settings
+    first_config = suite.runs[0].config if suite.runs else {}
+    facts = [
+        f"Profile **{settings.get('profile') or first_config.get('profile') or MISSING}**",
+        f"device **{settings.get('device') or first_config.get('device') or MISSING}**",
+        _format_date(suite.summary.get("created_utc")),
+        f"total wall time {fmt_duration(finite(suite.summary.get('total_s')))}",
+    ]
+    return f"# ganbench report: {suite.run_id}\n\n" + " · ".join(facts)
+
+
+def _format_date(created_utc: object) -> str:
+    if not isinstance(created_utc, str):
+        return "date unknown"
+    try:
+        return datetime.fromisoformat(created_utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return created_utc
+
+
+def summary_section(suite: Suite) -> str:
+    if not suite.models:
+        return "## Summary\n\nNo runs were recorded."
+    return ("## Summary\n\n"
+            "*Faster*: ratio of median images/s, fastest finished run of each framework. "
+            "*Difference*: \"clear\" when the p10–p90 images/s ranges do not overlap, "
+            "\"within noise\" when they do. Losses: mean of the last 10% of steps.\n\n"
+            + summary_table(suite))
+
+
+def model_section(suite: Suite, model: str, figures: list[tuple[str, str]]) -> str:
+    parts = [f"## {model_title(model)}", model_table(suite.runs_of(model))]
+    parts += [f"![{alt}]({path})" for alt, path in figures]
+    return "\n\n".join(parts)
+
+
+def failed_section(runs: Sequence[Run]) -> str:
+    failed = [run for run in runs if not run.ok]
+    if not failed:
+        return ""
+    return "## Failed runs\n\n" + "\n\n".join(_failure(run) for run in failed)
+
+
+def _failure(run: Run) -> str:
+    reason = run.result.get("reason")
+    lines = [f"### {run.name}", "",
+             f"- Status: {run.status}",
+             f"- Reason: {_code_span(str(reason)) if reason else 'not recorded'}"]
+    tail = run.result.get("stderr_tail")
+    if isinstance(tail, str) and tail.strip():
+        lines += ["", "stderr (tail):", "", _code_block(tail.rstrip(), "text")]
+    return "\n".join(lines)
+
+
+def environment_section(suite: Suite) -> str:
+    env = suite.environment
+    packages = env.get("packages") or {}
+    cpu = env.get("cpu") or MISSING
+    if env.get("cpu_count"):
+        cpu = f"{cpu} ({env['cpu_count']} cores)"
+    facts = [
+        ("OS", env.get("os") or MISSING),
+        ("CPU", cpu),
+        ("GPU", env.get("gpu") or "none"),
+        ("Python", env.get("python") or MISSING),
+        ("Packages", ", ".join(f"{name} {version}" for name, version in packages.items()) or MISSING),
+        ("Git commit", env.get("git_commit") or "unknown"),
+        ("Seed", _seed(suite)),
+    ]
+    parts = ["## Environment", "\n".join(f"- **{key}:** {value}" for key, value in facts)]
+    command = suite.summary.get("command")
+    if command:
+        parts += ["Command:", _code_block(str(command), "sh")]
+    if suite.runs:
+        parts += ["### Configuration per run", config_table(suite.runs)]
+    return "\n\n".join(parts)
+
+
+def _seed(suite: Suite) -> str:
+    if "seed" in suite.settings:
+        return str(suite.settings["seed"])
+    seeds = sorted({str(run.config["seed"]) for run in suite.runs if "seed" in run.config})
+    return ", ".join(seeds) or MISSING
+
+
+def method_note(suite: Suite) -> str:
+    critics = _n_critic_by_model(suite)
+    per_model = f" ({', '.join(critics)})" if critics else ""
+    return ("---\n\n"
+            "*Method.* Step time is the wall time of one generator update plus its n_critic "
+            f"discriminator updates{per_model}, measured after the device has finished the step. "
+            "The first steps of each run (tracing, compilation, allocator growth) are reported "
+            "as warm-up and excluded from medians and percentiles. Images/s counts the real "
+            "images the discriminator sees per step (batch size × n_critic) over the step time; "
+            "its p10 and p90 come from the 90th and 10th percentile step times.")
+
+
+def _n_critic_by_model(suite: Suite) -> list[str]:
+    """n_critic per model, read back as images per step over batch size."""
+    found = []
+    for model in suite.models:
+        for run in suite.runs_of(model):
+            per_step = run.number("timing", "images_per_step")
+            batch = finite(run.config.get("batch_size"))
+            if per_step and batch:
+                found.append(f"{model_title(model)} {per_step / batch:.0f}")
+                break
+    return found
+
+
+def _code_span(text: str) -> str:
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace(chr(10), ' ')}{pad}{fence}"
+
+
+def _code_block(text: str, language: str) -> str:
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.report.render",
+                                     description="Render report.md, runs.csv and figures/ of a results directory.")
+    parser.add_argument("run_dir", type=Path, help="a results directory holding results.json")
+    args = parser.parse_args(argv)
+    if not args.run_dir.is_dir():
+        parser.error(f"{args.run_dir} is not a directory")
+    print(render_report(args.run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

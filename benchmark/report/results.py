@@ -1,0 +1,171 @@
+"""Reading a results directory: `results.json` and each run's files.
+
+Every field beyond a run's status, framework, model and mode is optional
+here, because a failed run records little more than its configuration.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.io import read_json
+
+
+@dataclass(frozen=True)
+class History:
+    """Per-step losses of one run; non-finite losses are NaN."""
+
+    step: np.ndarray
+    d_loss: np.ndarray
+    g_loss: np.ndarray
+
+
+@dataclass(frozen=True)
+class Run:
+    """One (framework, model, mode) run: its result.json and its directory."""
+
+    result: dict[str, Any]
+    path: Path
+
+    @property
+    def framework(self) -> str:
+        return str(self.result.get("framework") or self.config.get("framework") or "?")
+
+    @property
+    def model(self) -> str:
+        return str(self.result.get("model") or self.config.get("model") or "?")
+
+    @property
+    def mode(self) -> str:
+        return str(self.result.get("mode") or self.config.get("mode") or "?")
+
+    @property
+    def name(self) -> str:
+        return str(self.result.get("name") or self.path.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.framework} ({self.mode})"
+
+    @property
+    def status(self) -> str:
+        return str(self.result.get("status") or "failed")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.result.get("config") or {}
+
+    @property
+    def timing(self) -> dict[str, Any]:
+        return self.result.get("timing") or {}
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        return self.result.get("memory") or {}
+
+    @property
+    def final_losses(self) -> dict[str, Any]:
+        return self.result.get("final_losses") or {}
+
+    @property
+    def parameter_counts(self) -> dict[str, Any]:
+        return self.result.get("parameter_counts") or {}
+
+    def number(self, section: str, key: str) -> float | None:
+        """A finite number from `result[section][key]`, else None."""
+        values = self.result.get(section)
+        return finite(values.get(key)) if isinstance(values, dict) else None
+
+    def file(self, kind: str, default: str) -> Path:
+        files = self.result.get("files") or {}
+        return self.path / (files.get(kind) or default)
+
+    def history(self) -> History | None:
+        path = self.file("history", "history.csv")
+        return read_history(path) if path.is_file() else None
+
+    def samples(self) -> np.ndarray | None:
+        path = self.file("samples", "samples.npy")
+        return np.load(path) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """results.json, with its runs in report order (model, framework, mode)."""
+
+    summary: dict[str, Any]
+    runs: tuple[Run, ...]
+    models: tuple[str, ...]
+    frameworks: tuple[str, ...]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.summary.get("run_id") or "unnamed run")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.summary.get("suite") or {}
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        return self.summary.get("environment") or {}
+
+    def runs_of(self, model: str) -> list[Run]:
+        return [run for run in self.runs if run.model == model]
+
+
+def finite(value: Any) -> float | None:
+    """`value` as a float when it is a finite number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def load_suite(run_dir: Path) -> Suite:
+    """The suite in `run_dir`; without results.json (a suite stopped before its
+    end) the runs found under runs/ stand in for it."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "results.json"
+    if summary_path.is_file():
+        summary = read_json(summary_path)
+        runs = [Run(entry, run_dir / entry.get("dir", f"runs/{entry.get('name', '')}"))
+                for entry in summary.get("runs") or []]
+    else:
+        summary = {}
+        runs = [Run(read_json(path), path.parent) for path in sorted(run_dir.glob("runs/*/result.json"))]
+
+    settings = summary.get("suite") or {}
+    models = _ordered(settings.get("models") or [], (run.model for run in runs))
+    frameworks = _ordered(settings.get("frameworks") or [], (run.framework for run in runs))
+    runs.sort(key=lambda run: (models.index(run.model), frameworks.index(run.framework), run.mode))
+    return Suite(summary, tuple(runs), models, frameworks)
+
+
+def read_history(path: Path) -> History:
+    steps, d_losses, g_losses = [], [], []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            steps.append(int(row["step"]))
+            d_losses.append(_loss(row["d_loss"]))
+            g_losses.append(_loss(row["g_loss"]))
+    return History(np.asarray(steps, dtype=np.int64), np.asarray(d_losses), np.asarray(g_losses))
+
+
+def _loss(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else math.nan
+
+
+def _ordered(declared: list[str], seen: Any) -> tuple[str, ...]:
+    """`declared` first, then anything else seen, each once."""
+    return tuple(dict.fromkeys([*declared, *seen]))

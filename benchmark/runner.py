@@ -1,0 +1,100 @@
+"""The one interface each framework implements. The driver (`benchmark.driver`)
+does everything else: batch order, noise, timing, logging, checkpoints.
+
+Arrays cross this boundary as numpy in canonical layout: images NHWC float32
+in [-1, 1], weights keyed by the spec's names (`benchmark.weights`).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from benchmark.specs import GANSpec
+from benchmark.weights import Weights
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    device: str = "cpu"  # "cpu" or "cuda"
+    mode: str = "eager"  # torch: eager | compile; tf: eager | function | xla
+    threads: int = 0  # CPU threads for intra-op parallelism; 0 = every core
+    dtype: str = "float32"  # "float64" only for parity tests that must exclude rounding
+
+
+class Runner(abc.ABC):
+    """A (framework, model) pair ready to train.
+
+    Construction builds the networks and optimizers; `import_weights` then sets
+    every weight, so both frameworks start from the same canonical numbers.
+    """
+
+    framework: ClassVar[str]
+    modes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, spec: GANSpec, options: RunnerOptions) -> None:
+        if options.mode not in self.modes:
+            raise ValueError(
+                f"{self.framework} has no mode {options.mode!r}; valid modes: {', '.join(self.modes)}"
+            )
+        self.spec = spec
+        self.options = options
+
+    @abc.abstractmethod
+    def load_data(self, images: np.ndarray) -> None:
+        """Keeps the training images (N, H, W, C) on the device, in the
+        framework's own layout, so that a step moves only indices and noise."""
+
+    @abc.abstractmethod
+    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+        """One generator update preceded by `spec.n_critic` discriminator updates.
+
+        Args:
+          indices: (n_critic, B) int64 rows of the loaded images, one batch per
+            discriminator update.
+          noise: (n_critic + 1, B, latent_dim) float32; noise[k] feeds critic
+            update k, noise[-1] the generator update.
+        Returns:
+          {"d_loss": mean over the critic updates, "g_loss": ...} as floats; the
+          step's work is finished on the device when this returns.
+        """
+
+    @abc.abstractmethod
+    def generate(self, noise: np.ndarray) -> np.ndarray:
+        """G(noise) in inference mode (BatchNorm uses moving statistics): (N, H, W, C)."""
+
+    @abc.abstractmethod
+    def discriminate(self, images: np.ndarray) -> np.ndarray:
+        """D(images) logits in inference mode: (N, 1)."""
+
+    @abc.abstractmethod
+    def export_weights(self) -> Weights:
+        """Every weight and BatchNorm statistic, canonical layout."""
+
+    @abc.abstractmethod
+    def import_weights(self, weights: Weights) -> None:
+        """Sets every weight and BatchNorm statistic from canonical arrays."""
+
+    @abc.abstractmethod
+    def save(self, directory: Path) -> None:
+        """Writes weights and optimizer state under `directory`."""
+
+    @abc.abstractmethod
+    def load(self, directory: Path) -> None:
+        """Restores what `save` wrote."""
+
+    @abc.abstractmethod
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable scalars of {"generator": .., "discriminator": ..}."""
+
+    @abc.abstractmethod
+    def peak_memory_bytes(self) -> int | None:
+        """Peak device memory of this process so far, where the framework reports it."""
+
+    @abc.abstractmethod
+    def environment(self) -> dict[str, str]:
+        """Framework version and the device actually used."""

@@ -1,0 +1,279 @@
+"""Tests for benchmark.report: a results directory built here, in the format
+the suite writes (result.json, history.csv, samples.npy per run), rendered
+into report.md, runs.csv and figures/."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.report import render_report
+from benchmark.report.plots import ema, tile
+from benchmark.report.render import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+N_CRITIC = {"dcgan": 1, "wgan": 5}
+BATCH = 32
+STEPS = 300
+COMMAND = "python run_benchmark.py --frameworks torch tf --models dcgan wgan"
+XLA_FAILURE = "RuntimeError: XLA compilation failed: resource exhausted"
+
+# (model, framework, mode) -> median, p10, p90 images/s
+DCGAN_RATES = {("dcgan", "torch", "eager"): (400, 380, 420), ("dcgan", "tf", "eager"): (200, 190, 210)}
+WGAN_RATES = {("wgan", "torch", "eager"): (300, 270, 330), ("wgan", "tf", "xla"): (320, 290, 350)}
+
+
+def _config(model: str, framework: str, mode: str) -> dict:
+    return {"framework": framework, "model": model, "mode": mode, "device": "cpu", "profile": "quick",
+            "epochs": 1, "batch_size": BATCH, "train_size": None, "sample_count": 64, "seed": 0,
+            "threads": 2, "data_dir": None}
+
+
+def _history(seed: int, d_end: float, g_end: float, diverge: bool = False) -> tuple[str, np.ndarray, np.ndarray]:
+    """history.csv text with noisy losses decaying towards (d_end, g_end)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(STEPS)
+    decay = np.exp(-t / 60)
+    d_loss = d_end + 1.5 * decay + rng.normal(0, 0.08, STEPS)
+    g_loss = g_end - 1.2 * decay + rng.normal(0, 0.15, STEPS)
+    if diverge:
+        d_loss[-1] = np.nan
+    step_s = rng.uniform(0.07, 0.09, STEPS)
+    rows = ["step,epoch,d_loss,g_loss,step_s,wall_s"]
+    rows += [f"{i},0,{d!r},{g!r},{s:.6f},{w:.6f}"
+             for i, (d, g, s, w) in enumerate(zip(d_loss.tolist(), g_loss.tolist(), step_s, np.cumsum(step_s)))]
+    return "\n".join(rows) + "\n", d_loss, g_loss
+
+
+def write_ok_run(root: Path, key: tuple[str, str, str], rates: tuple[float, float, float],
+                 seed: int, status: str = "ok") -> dict:
+    """A finished run's files under root/runs/<name>/; returns its results.json entry."""
+    model, framework, mode = key
+    name = f"{model}-{framework}-{mode}"
+    run_dir = root / "runs" / name
+    run_dir.mkdir(parents=True)
+    csv_text, d_loss, g_loss = _history(seed, d_end=0.6 + 0.1 * seed, g_end=2.0 + 0.1 * seed,
+                                        diverge=status == "diverged")
+    (run_dir / "history.csv").write_text(csv_text)
+    sample_rng = np.random.default_rng(100 + seed)
+    np.save(run_dir / "samples.npy", np.tanh(sample_rng.normal(0, 1, (64, 28, 28, 1))).astype(np.float32))
+    (run_dir / "config.json").write_text(json.dumps(_config(model, framework, mode)))
+
+    median, p10, p90 = rates
+    per_step = BATCH * N_CRITIC[model]
+    tail = STEPS // 10
+    result = {
+        "schema_version": 1, "name": name, "framework": framework, "model": model, "mode": mode,
+        "status": status, "reason": "non-finite loss at step 299" if status == "diverged" else None,
+        "config": _config(model, framework, mode),
+        "environment": {"framework_version": f"{framework} 1.0", "device_name": "x86_64", "threads": "2"},
+        "parameter_counts": {"generator": 759681, "discriminator": 138689},
+        "build_s": 3.2,
+        "timing": {"images_per_step": per_step, "steps": STEPS, "warmup_steps": 2, "warmup_s": 0.9,
+                   "steady_steps": STEPS - 2, "step_ms_median": 1e3 * per_step / median,
+                   "step_ms_p10": 1e3 * per_step / p90, "step_ms_p90": 1e3 * per_step / p10,
+                   "images_per_s": float(median), "images_per_s_p10": float(p10),
+                   "images_per_s_p90": float(p90), "epoch_s": [STEPS * per_step / median],
+                   "train_s": STEPS * per_step / median},
+        "memory": {"peak_rss_bytes": 900 * 2**20, "peak_device_bytes": None},
+        "final_losses": {"d_loss": float(np.mean(d_loss[-tail:])), "g_loss": float(np.mean(g_loss[-tail:]))},
+        "files": {"history": "history.csv", "samples": "samples.npy", "checkpoint": "checkpoint"},
+    }
+    (run_dir / "result.json").write_text(json.dumps(result))
+    return {"dir": f"runs/{name}", **result}
+
+
+def write_failed_run(root: Path, key: tuple[str, str, str], reason: str) -> dict:
+    model, framework, mode = key
+    run_dir = root / "runs" / f"{model}-{framework}-{mode}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(_config(model, framework, mode)))
+    result = {"schema_version": 1, "status": "failed", "reason": reason,
+              "config": _config(model, framework, mode), "framework": framework, "model": model,
+              "mode": mode, "stderr_tail": f"Traceback (most recent call last):\n  ...\n{reason}"}
+    (run_dir / "result.json").write_text(json.dumps(result))
+    return {"dir": f"runs/{run_dir.name}", **result}
+
+
+def write_results(root: Path, runs: list[dict], models: list[str]) -> Path:
+    summary = {
+        "schema_version": 1, "run_id": "20261123-101500-quick-cpu", "created_utc": "2026-11-23T10:15:00Z",
+        "command": COMMAND,
+        "environment": {"os": "Linux-6.1-x86_64", "cpu": "AMD EPYC 7B13", "cpu_count": 2, "gpu": None,
+                        "python": "3.11.7", "git_commit": "abc1234",
+                        "packages": {"torch": "2.14.1", "tensorflow": "2.21.0", "numpy": "2.4.6"}},
+        "suite": {"frameworks": ["torch", "tf"], "models": models, "profile": "quick", "device": "cpu",
+                  "seed": 0},
+        "runs": runs,
+        "total_s": 612.3,
+    }
+    (root / "results.json").write_text(json.dumps(summary))
+    return root
+
+
+def build_suite(root: Path) -> Path:
+    """dcgan x {torch, tf}, wgan x {torch, tf}, and a failed dcgan tf xla run."""
+    rates = {**DCGAN_RATES, **WGAN_RATES}
+    runs = [write_ok_run(root, key, value, seed) for seed, (key, value) in enumerate(rates.items())]
+    runs.append(write_failed_run(root, ("dcgan", "tf", "xla"), XLA_FAILURE))
+    return write_results(root, runs, ["dcgan", "wgan"])
+
+
+@pytest.fixture(scope="module")
+def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = build_suite(tmp_path_factory.mktemp("suite"))
+    render_report(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(suite_dir: Path) -> str:
+    return (suite_dir / "report.md").read_text(encoding="utf-8")
+
+
+def section(report: str, heading: str) -> str:
+    """The text under `heading` up to the next heading of the same level."""
+    level = heading.split(" ")[0]
+    start = report.index(heading + "\n")
+    following = re.search(rf"^{level} ", report[start + len(heading):], flags=re.MULTILINE)
+    end = start + len(heading) + following.start() if following else len(report)
+    return report[start:end]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Body rows of the first Markdown table in `text`, as stripped cells."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def test_render_returns_report_path(suite_dir: Path) -> None:
+    assert (suite_dir / "report.md").is_file()
+    assert render_report(suite_dir) == suite_dir / "report.md"
+
+
+def test_report_has_sections_in_order(report: str) -> None:
+    headings = ["# ganbench report: 20261123-101500-quick-cpu", "## Summary", "## DCGAN", "## WGAN",
+                "## Failed runs", "## Environment", "*Method.*"]
+    positions = [report.index(h) for h in headings]
+    assert positions == sorted(positions)
+    assert "Profile **quick** · device **cpu** · 2026-11-23 10:15 UTC · total wall time 10 min 12 s" in report
+
+
+def test_summary_has_one_row_per_model(report: str) -> None:
+    rows = table_rows(section(report, "## Summary"))
+    assert [row[0] for row in rows] == ["DCGAN", "WGAN"]
+
+
+def test_summary_names_faster_framework_and_ratio(report: str) -> None:
+    dcgan, wgan = table_rows(section(report, "## Summary"))
+    assert dcgan[1:3] == ["torch 2.00x", "clear"]  # 400 vs 200 img/s, disjoint ranges
+    assert wgan[1:3] == ["tf 1.07x", "within noise"]  # 320 vs 300 img/s, overlapping ranges
+
+
+def test_summary_shows_final_losses_per_framework(suite_dir: Path, report: str) -> None:
+    dcgan, _ = table_rows(section(report, "## Summary"))
+    losses = json.loads((suite_dir / "runs/dcgan-torch-eager/result.json").read_text())["final_losses"]
+    assert dcgan[3] == f"{losses['d_loss']:.3f} / {losses['g_loss']:.3f}"
+
+
+def test_model_table_has_a_row_per_run(report: str) -> None:
+    rows = table_rows(section(report, "## DCGAN"))
+    assert [row[:2] for row in rows] == [["torch", "eager"], ["tf", "eager"], ["tf", "xla (failed)"]]
+    torch_row = rows[0]
+    assert torch_row[2] == "400 (380–420)"
+    assert torch_row[3] == "80.0"  # 32 images / 400 per s
+    assert torch_row[-1] == "759,681 / 138,689"
+
+
+def test_image_links_point_to_existing_pngs(suite_dir: Path, report: str) -> None:
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert sorted(links) == ["figures/loss_dcgan.png", "figures/loss_wgan.png",
+                             "figures/samples_dcgan.png", "figures/samples_wgan.png"]
+    for link in links:
+        data = (suite_dir / link).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000
+    assert report.index("figures/loss_dcgan.png") < report.index("## WGAN")
+
+
+def test_runs_csv_has_one_row_per_run(suite_dir: Path) -> None:
+    table = pd.read_csv(suite_dir / "runs.csv").set_index("name")
+    assert len(table) == 5
+    assert table.loc["dcgan-torch-eager", "images_per_s"] == 400
+    assert table.loc["wgan-tf-xla", "images_per_s_p90"] == 350
+    assert table.loc["dcgan-torch-eager", "peak_rss_mib"] == pytest.approx(900)
+    assert table.loc["dcgan-tf-xla", "status"] == "failed"
+    assert np.isnan(table.loc["dcgan-tf-xla", "images_per_s"])
+    assert set(table["batch_size"]) == {BATCH}
+
+
+def test_failed_runs_list_reason_and_stderr(report: str) -> None:
+    failed = section(report, "## Failed runs")
+    assert "### dcgan-tf-xla" in failed
+    assert XLA_FAILURE in failed
+    assert "Traceback (most recent call last):" in failed
+
+
+def test_environment_lists_command_seed_and_configuration(report: str) -> None:
+    environment = section(report, "## Environment")
+    assert f"```sh\n{COMMAND}\n```" in environment
+    assert "- **Seed:** 0" in environment
+    assert "- **Git commit:** abc1234" in environment
+    assert "torch 2.14.1, tensorflow 2.21.0" in environment
+    config_rows = table_rows(section(environment, "### Configuration per run"))
+    assert len(config_rows) == 5
+    assert config_rows[0] == ["dcgan-torch-eager", "torch", "dcgan", "eager", "cpu", "1", "32", "all", "2"]
+
+
+def test_rerender_is_deterministic(tmp_path: Path) -> None:
+    root = build_suite(tmp_path)
+    render_report(root)
+    first = {path: path.read_bytes() for path in [root / "report.md", root / "runs.csv",
+                                                  *sorted((root / "figures").glob("*.png"))]}
+    render_report(root)
+    assert {path: path.read_bytes() for path in first} == first
+
+
+def test_suite_with_only_failed_runs_renders(tmp_path: Path) -> None:
+    runs = [write_failed_run(tmp_path, ("dcgan", "torch", "eager"), "ImportError: no torch"),
+            write_failed_run(tmp_path, ("dcgan", "tf", "xla"), "ImportError: no tensorflow")]
+    report = render_report(write_results(tmp_path, runs, ["dcgan"])).read_text(encoding="utf-8")
+    [row] = table_rows(section(report, "## Summary"))
+    assert row == ["DCGAN", "–", "n/a: torch failed, tf failed", "failed", "failed"]
+    assert "![" not in report
+    assert "ImportError: no torch" in section(report, "## Failed runs")
+    assert len(pd.read_csv(tmp_path / "runs.csv")) == 2
+
+
+def test_model_with_one_finished_framework_is_not_compared(tmp_path: Path) -> None:
+    runs = [write_ok_run(tmp_path, ("wgan", "torch", "eager"), (300, 270, 330), seed=0),
+            write_ok_run(tmp_path, ("wgan", "tf", "xla"), (900, 800, 1000), seed=1, status="diverged")]
+    report = render_report(write_results(tmp_path, runs, ["wgan"])).read_text(encoding="utf-8")
+    [row] = table_rows(section(report, "## Summary"))
+    assert row[1:3] == ["–", "n/a: tf diverged"]
+    assert row[4] == "diverged"
+    assert "non-finite loss at step 299" in section(report, "## Failed runs")
+    assert (tmp_path / "figures/loss_wgan.png").stat().st_size > 0
+
+
+def test_main_rerenders(suite_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(suite_dir)]) == 0
+    assert capsys.readouterr().out.strip() == str(suite_dir / "report.md")
+
+
+def test_tile_makes_square_grid_in_unit_range() -> None:
+    samples = np.linspace(-1, 1, 64 * 28 * 28, dtype=np.float32).reshape(64, 28, 28, 1)
+    grid = tile(samples, gutter=2)
+    assert grid.shape == (8 * 30 + 2, 8 * 30 + 2)
+    assert grid.min() == 0.0 and grid.max() == 1.0
+
+
+def test_ema_skips_missing_values() -> None:
+    smoothed = ema(np.array([1.0, 1.0, np.nan, 3.0]), span=3)
+    assert smoothed[:2].tolist() == [1.0, 1.0]
+    assert np.isnan(smoothed[2])
+    assert smoothed[3] == pytest.approx(2.0)

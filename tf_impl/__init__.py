@@ -1,0 +1,1 @@
+"""TensorFlow/Keras twins of the ganbench models. Never imports torch."""

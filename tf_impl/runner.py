@@ -1,0 +1,151 @@
+"""The TensorFlow runner: the one place where TensorFlow trains a spec'd GAN."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from benchmark.runner import Runner, RunnerOptions
+from benchmark.specs import GANSpec
+from benchmark.weights import Weights, check_weights
+from tf_impl.losses import LOSSES
+from tf_impl.nets import build_network
+from tf_impl.optim import build_optimizer
+from tf_impl.weights import export_network, import_network
+
+
+def configure_tensorflow(options: RunnerOptions) -> None:
+    """Device visibility, memory growth and threads; must precede TF's first op."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if options.device == "cuda" and not gpus:
+        raise RuntimeError("--device cuda: TensorFlow sees no GPU (is tensorflow[and-cuda] installed?)")
+    try:
+        if options.device == "cpu":
+            tf.config.set_visible_devices([], "GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        if options.threads:
+            tf.config.threading.set_intra_op_parallelism_threads(options.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(options.threads)
+    except RuntimeError:
+        pass  # TF already initialised in this process (tests that build several runners)
+
+
+class TFRunner(Runner):
+    framework = "tf"
+    modes = ("eager", "function", "xla")
+
+    def __init__(self, spec: GANSpec, options: RunnerOptions) -> None:
+        super().__init__(spec, options)
+        configure_tensorflow(options)
+        self.device = "/GPU:0" if options.device == "cuda" else "/CPU:0"
+        with tf.device(self.device):
+            self.generator = build_network(spec.generator, options.dtype)
+            self.discriminator = build_network(spec.discriminator, options.dtype)
+            self.g_optimizer = build_optimizer(spec.g_optimizer)
+            self.d_optimizer = build_optimizer(spec.d_optimizer)
+            # Build the optimizer slots now: `load` assigns into them, and a
+            # tf.function must not create variables on its first trace.
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.loss = LOSSES[spec.loss]
+        self.images: tf.Variable | None = None
+        if options.mode == "eager":
+            self._step = self._train_step
+        else:
+            self._step = tf.function(self._train_step, jit_compile=options.mode == "xla",
+                                     reduce_retracing=True)
+
+    def load_data(self, images: np.ndarray) -> None:
+        # A non-trainable Variable: tf.function captures it by reference,
+        # where a constant would be copied into every traced graph.
+        with tf.device(self.device):
+            self.images = tf.Variable(np.asarray(images, self.options.dtype), trainable=False)
+
+    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+        assert self.images is not None, "load_data first"
+        d_loss, g_loss = self._step(tf.constant(indices, tf.int64), tf.constant(noise, self.options.dtype))
+        # .numpy() copies to the host, which also waits for the step to finish.
+        return {"d_loss": float(d_loss.numpy()), "g_loss": float(g_loss.numpy())}
+
+    def _train_step(self, indices: tf.Tensor, noise: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+
+        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))).
+        d_losses = []
+        for k in range(self.spec.n_critic):
+            real = tf.gather(self.images, indices[k])  # (B, H, W, C)
+            fake = self.generator(noise[k], training=True)
+            with tf.GradientTape() as tape:
+                d_loss = self.loss.d(self.discriminator(real, training=True),
+                                     self.discriminator(fake, training=True))
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+            if self.spec.clip_value is not None:
+                for v in d_vars:
+                    v.assign(tf.clip_by_value(v, -self.spec.clip_value, self.spec.clip_value))
+            d_losses.append(d_loss)
+
+        # (2) Update G: minimise loss.g(D(G(z))).
+        with tf.GradientTape() as tape:
+            g_loss = self.loss.g(self.discriminator(self.generator(noise[-1], training=True),
+                                                    training=True))
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        return tf.reduce_mean(tf.stack(d_losses)), g_loss
+
+    def generate(self, noise: np.ndarray) -> np.ndarray:
+        with tf.device(self.device):
+            return self.generator(tf.constant(noise, self.options.dtype), training=False).numpy()
+
+    def discriminate(self, images: np.ndarray) -> np.ndarray:
+        with tf.device(self.device):
+            return self.discriminator(tf.constant(images, self.options.dtype), training=False).numpy()
+
+    def export_weights(self) -> Weights:
+        return {**export_network(self.spec.generator, self.generator),
+                **export_network(self.spec.discriminator, self.discriminator)}
+
+    def import_weights(self, weights: Weights) -> None:
+        check_weights(self.spec, weights)
+        import_network(self.spec.generator, self.generator, weights)
+        import_network(self.spec.discriminator, self.discriminator, weights)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "weights.npz", **self.export_weights())
+        slots = {f"{name}/{i}": v.numpy()
+                 for name, opt in (("g", self.g_optimizer), ("d", self.d_optimizer))
+                 for i, v in enumerate(opt.variables)}
+        np.savez(directory / "optimizers.npz", **slots)
+
+    def load(self, directory: Path) -> None:
+        with np.load(directory / "weights.npz") as archive:
+            self.import_weights(dict(archive))
+        with np.load(directory / "optimizers.npz") as slots:
+            for name, opt in (("g", self.g_optimizer), ("d", self.d_optimizer)):
+                for i, v in enumerate(opt.variables):
+                    v.assign(slots[f"{name}/{i}"])
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {net.name: int(sum(np.prod(v.shape) for v in net.trainable_variables))
+                for net in (self.generator, self.discriminator)}
+
+    def peak_memory_bytes(self) -> int | None:
+        if self.options.device == "cuda":
+            return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+        return None  # CPU: the driver reports the process's peak RSS instead
+
+    def environment(self) -> dict[str, str]:
+        import keras
+
+        if self.options.device == "cuda":
+            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+            device = details.get("device_name", "GPU")
+        else:
+            device = platform.processor() or platform.machine()
+        return {"framework_version": f"tensorflow {tf.__version__} (keras {keras.__version__})",
+                "device_name": device,
+                "threads": str(tf.config.threading.get_intra_op_parallelism_threads() or "auto")}

@@ -1,0 +1,1 @@
+"""PyTorch twins of the ganbench models. Never imports tensorflow."""

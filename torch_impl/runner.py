@@ -1,0 +1,129 @@
+"""The PyTorch runner: the one place where PyTorch trains a spec'd GAN."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.runner import Runner, RunnerOptions
+from benchmark.specs import GANSpec
+from benchmark.weights import Weights, check_weights
+from torch_impl.losses import LOSSES
+from torch_impl.nets import build_network
+from torch_impl.optim import build_optimizer
+from torch_impl.weights import export_network, import_network
+
+
+class TorchRunner(Runner):
+    framework = "torch"
+    modes = ("eager", "compile")
+
+    def __init__(self, spec: GANSpec, options: RunnerOptions) -> None:
+        super().__init__(spec, options)
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        if options.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("--device cuda: PyTorch sees no CUDA device (is the CUDA build installed?)")
+        self.device = torch.device(options.device)
+        self.dtype = getattr(torch, options.dtype)
+        self.generator = build_network(spec.generator).to(self.device, self.dtype)
+        self.discriminator = build_network(spec.discriminator).to(self.device, self.dtype)
+        self.g_optimizer = build_optimizer(spec.g_optimizer, self.generator.parameters())
+        self.d_optimizer = build_optimizer(spec.d_optimizer, self.discriminator.parameters())
+        self.loss = LOSSES[spec.loss]
+        # torch.compile traces on first call; the driver times that as warm-up.
+        compile_ = torch.compile if options.mode == "compile" else (lambda m: m)
+        self._g = compile_(self.generator)
+        self._d = compile_(self.discriminator)
+        self.images: torch.Tensor | None = None
+
+    def load_data(self, images: np.ndarray) -> None:
+        nchw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+        self.images = torch.from_numpy(nchw).to(self.device, self.dtype)
+
+    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+        assert self.images is not None, "load_data first"
+        indices_t = torch.from_numpy(indices).to(self.device, non_blocking=True)
+        noise_t = torch.from_numpy(noise).to(self.device, self.dtype, non_blocking=True)
+        self.generator.train()
+        self.discriminator.train()
+
+        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))).
+        d_losses = []
+        for k in range(self.spec.n_critic):
+            real = self.images[indices_t[k]]  # (B, C, H, W)
+            with torch.no_grad():
+                fake = self._g(noise_t[k])
+            d_loss = self.loss.d(self._d(real), self._d(fake))
+            self.d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_optimizer.step()
+            if self.spec.clip_value is not None:
+                with torch.no_grad():
+                    for p in self.discriminator.parameters():
+                        p.clamp_(-self.spec.clip_value, self.spec.clip_value)
+            d_losses.append(d_loss.detach())
+
+        # (2) Update G: minimise loss.g(D(G(z))). D's weights need no gradient here.
+        self.discriminator.requires_grad_(False)
+        g_loss = self.loss.g(self._d(self._g(noise_t[-1])))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        self.discriminator.requires_grad_(True)
+
+        # One device->host copy, which also waits for the step to finish.
+        d_mean, g = torch.stack([torch.stack(d_losses).mean(), g_loss.detach()]).tolist()
+        return {"d_loss": d_mean, "g_loss": g}
+
+    @torch.no_grad()
+    def generate(self, noise: np.ndarray) -> np.ndarray:
+        self.generator.eval()
+        images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype))
+        return images.permute(0, 2, 3, 1).cpu().numpy()
+
+    @torch.no_grad()
+    def discriminate(self, images: np.ndarray) -> np.ndarray:
+        self.discriminator.eval()
+        nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(self.device, self.dtype)
+        return self.discriminator(nchw).cpu().numpy()
+
+    def export_weights(self) -> Weights:
+        return {**export_network(self.spec.generator, self.generator),
+                **export_network(self.spec.discriminator, self.discriminator)}
+
+    def import_weights(self, weights: Weights) -> None:
+        check_weights(self.spec, weights)
+        import_network(self.spec.generator, self.generator, weights)
+        import_network(self.spec.discriminator, self.discriminator, weights)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "weights.npz", **self.export_weights())
+        torch.save({"g": self.g_optimizer.state_dict(), "d": self.d_optimizer.state_dict()},
+                   directory / "optimizers.pt")
+
+    def load(self, directory: Path) -> None:
+        with np.load(directory / "weights.npz") as archive:
+            self.import_weights(dict(archive))
+        state = torch.load(directory / "optimizers.pt", map_location=self.device)
+        self.g_optimizer.load_state_dict(state["g"])
+        self.d_optimizer.load_state_dict(state["d"])
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {name: sum(p.numel() for p in net.parameters())
+                for name, net in (("generator", self.generator), ("discriminator", self.discriminator))}
+
+    def peak_memory_bytes(self) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        return None  # CPU: the driver reports the process's peak RSS instead
+
+    def environment(self) -> dict[str, str]:
+        device = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
+                  else platform.processor() or platform.machine())
+        return {"framework_version": f"torch {torch.__version__}", "device_name": device,
+                "threads": str(torch.get_num_threads())}
