@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -17,6 +15,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmark.io import write_bytes
 from benchmark.report.results import History
 
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -117,16 +116,8 @@ def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]]) -> Figu
 
 
 def save_png(figure: Figure, path: Path) -> None:
-    """Atomically, like benchmark.io: a temporary file beside `path`, then a rename."""
+    """Atomically (benchmark.io): a temporary file beside `path`, then a rename."""
     buffer = io.BytesIO()
     with matplotlib.rc_context(STYLE):  # ticks and layout are made at draw time
         figure.savefig(buffer, format="png", dpi=DPI)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, buffer.getvalue())

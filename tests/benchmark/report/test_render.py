@@ -124,11 +124,22 @@ def build_suite(root: Path) -> Path:
     return write_results(root, runs, ["dcgan", "wgan"])
 
 
+def outputs(root: Path) -> dict[Path, bytes]:
+    paths = [root / "report.md", root / "runs.csv", *sorted((root / "figures").glob("*.png"))]
+    return {path: path.read_bytes() for path in paths}
+
+
 @pytest.fixture(scope="module")
-def suite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[Path, bytes]]:
+    """The suite's directory, the path render_report returned, and what it wrote."""
     root = build_suite(tmp_path_factory.mktemp("suite"))
-    render_report(root)
-    return root
+    report_path = render_report(root)
+    return root, report_path, outputs(root)
+
+
+@pytest.fixture(scope="module")
+def suite_dir(rendered: tuple[Path, Path, dict[Path, bytes]]) -> Path:
+    return rendered[0]
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +162,10 @@ def table_rows(text: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
 
 
-def test_render_returns_report_path(suite_dir: Path) -> None:
-    assert (suite_dir / "report.md").is_file()
-    assert render_report(suite_dir) == suite_dir / "report.md"
+def test_render_returns_report_path(rendered: tuple[Path, Path, dict[Path, bytes]]) -> None:
+    root, report_path, _ = rendered
+    assert report_path == root / "report.md"
+    assert report_path.is_file()
 
 
 def test_report_has_sections_in_order(report: str) -> None:
@@ -229,13 +241,10 @@ def test_environment_lists_command_seed_and_configuration(report: str) -> None:
     assert config_rows[0] == ["dcgan-torch-eager", "torch", "dcgan", "eager", "cpu", "1", "32", "all", "2"]
 
 
-def test_rerender_is_deterministic(tmp_path: Path) -> None:
-    root = build_suite(tmp_path)
+def test_rerender_is_deterministic(rendered: tuple[Path, Path, dict[Path, bytes]]) -> None:
+    root, _, first = rendered
     render_report(root)
-    first = {path: path.read_bytes() for path in [root / "report.md", root / "runs.csv",
-                                                  *sorted((root / "figures").glob("*.png"))]}
-    render_report(root)
-    assert {path: path.read_bytes() for path in first} == first
+    assert outputs(root) == first
 
 
 def test_suite_with_only_failed_runs_renders(tmp_path: Path) -> None:
@@ -260,9 +269,11 @@ def test_model_with_one_finished_framework_is_not_compared(tmp_path: Path) -> No
     assert (tmp_path / "figures/loss_wgan.png").stat().st_size > 0
 
 
-def test_main_rerenders(suite_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(suite_dir)]) == 0
-    assert capsys.readouterr().out.strip() == str(suite_dir / "report.md")
+def test_main_renders_the_given_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_results(tmp_path, [write_failed_run(tmp_path, ("dcgan", "tf", "xla"), XLA_FAILURE)], ["dcgan"])
+    assert main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "report.md")
+    assert (tmp_path / "report.md").is_file()
 
 
 def test_tile_makes_square_grid_in_unit_range() -> None:

@@ -1,0 +1,200 @@
+"""`python run_benchmark.py`: parses and checks the command line, resolves the
+configuration, and hands over to `benchmark.suite`. Bad input exits 2 with a
+message saying what was wrong, before anything is written."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, PROFILES, RunConfig
+from benchmark.specs import SPECS
+
+DEFAULT_OUT = Path("reports")
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input: reported as `error: ...` with exit code 2."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    profiles = "; ".join(
+        f"{p.name}: {p.description} ({p.epochs} epoch(s), batch {p.batch_size}, "
+        f"{p.train_size or 60000} images)" for p in PROFILES.values())
+    parser = argparse.ArgumentParser(
+        prog="run_benchmark.py",
+        description="Train the same GANs in PyTorch and TensorFlow on MNIST and write a "
+                    "comparison report (speed, losses, samples) under --out.",
+        epilog="Examples:\n"
+               "  python run_benchmark.py --frameworks torch tf --models dcgan wgan\n"
+               "  python run_benchmark.py --profile smoke --data-dir ../shared/mnist\n"
+               "  python run_benchmark.py --models dcgan --modes eager function xla\n"
+               "  python run_benchmark.py --report-only reports/<run-id>",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS),
+                        metavar="NAME", help=f"frameworks to compare: {', '.join(FRAMEWORKS)} (default: both)")
+    parser.add_argument("--models", nargs="+", choices=[*SPECS, "all"], default=["dcgan", "wgan"],
+                        metavar="NAME", help=f"models: {', '.join(SPECS)}, or all (default: dcgan wgan)")
+    all_modes = sorted({m for modes in MODES.values() for m in modes})
+    modes_help = "; ".join(f"{f}: {', '.join(m)}" for f, m in MODES.items())
+    parser.add_argument("--modes", nargs="+", choices=all_modes, metavar="MODE",
+                        help="execution modes; each framework runs those it has "
+                             f"({modes_help}). "
+                             "Default: each framework's fastest on the device "
+                             "(" + "; ".join(f"{d}: " + ", ".join(f"{f} {m}" for f, m in fm.items())
+                                             for d, fm in DEFAULT_MODES.items()) + ")")
+    parser.add_argument("--profile", choices=PROFILES, help=f"sizes. {profiles}. "
+                        "Default: quick on CPU, full on GPU")
+    parser.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
+    parser.add_argument("--batch-size", type=positive_int, help="override the profile's batch size")
+    parser.add_argument("--train-size", type=positive_int,
+                        help="train on a seeded subset of this many images (default: the profile's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, data order and noise (default 0)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder with the four MNIST IDX files (.gz or raw); default: "
+                             "$GANBENCH_DATA_DIR, ./data/mnist, the user cache, else download")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="where run folders are created (default: reports/)")
+    parser.add_argument("--run-id", help="name of the run folder (default: <date>-<time>-<profile>-<device>)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: CUDA when a GPU is present, else the CPU (default)")
+    parser.add_argument("--threads", type=non_negative_int, default=0,
+                        help="CPU threads per framework; 0: every core (default)")
+    parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
+                        help="stop a run that takes longer and record it as failed")
+    parser.add_argument("--report-only", type=Path, metavar="DIR",
+                        help="re-render DIR/report.md from its result files; trains nothing")
+    return parser
+
+
+def resolve_device(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    from benchmark.environment import gpu_description
+
+    return "cuda" if gpu_description() else "cpu"
+
+
+def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -> dict[str, list[str]]:
+    if not modes:
+        return {f: [DEFAULT_MODES[device][f]] for f in frameworks}
+    chosen = {f: [m for m in modes if m in MODES[f]] for f in frameworks}
+    for framework, picked in chosen.items():
+        if not picked:
+            raise UsageError(f"--modes {' '.join(modes)} gives {framework} nothing to run; "
+                             f"{framework} modes: {', '.join(MODES[framework])}")
+    return chosen
+
+
+def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
+    profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
+    models = list(SPECS) if "all" in args.models else list(dict.fromkeys(args.models))
+    frameworks = list(dict.fromkeys(args.frameworks))
+    modes = resolve_modes(frameworks, args.modes, device)
+    return [
+        RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
+                  epochs=args.epochs or profile.epochs,
+                  batch_size=args.batch_size or profile.batch_size,
+                  train_size=args.train_size or profile.train_size,
+                  sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
+                  data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
+        for m in models for f in frameworks for mode in modes[f]
+    ]
+
+
+def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
+    """Loads MNIST once here (seconds), so a missing or corrupt file fails
+    before any worker starts, and checks a step fits in the training set."""
+    from benchmark.data import MNISTError, load_mnist
+
+    if data_dir is not None and not data_dir.is_dir():
+        raise UsageError(f"--data-dir {data_dir}: no such folder")
+    try:
+        images, _ = load_mnist("train", data_dir=data_dir)
+    except MNISTError as error:
+        raise UsageError(str(error)) from None
+    for config in configs:
+        n = min(config.train_size or len(images), len(images))
+        per_step = config.batch_size * SPECS[config.model].n_critic
+        if n < per_step:
+            raise UsageError(f"{config.model}: one step needs {per_step} images "
+                             f"({SPECS[config.model].n_critic} x batch {config.batch_size}) "
+                             f"but the training set has {n}; lower --batch-size or raise --train-size")
+
+
+def prepare_out_dir(out: Path, run_id: str) -> Path:
+    out_dir = out / run_id
+    if out_dir.exists():
+        raise UsageError(f"{out_dir} already exists; choose another --run-id or --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create it ({error.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: not writable; choose a folder you can write to")
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on unknown options and choices
+    try:
+        if args.report_only:
+            return report_only(args.report_only)
+        device = resolve_device(args.device)
+        configs = plan_runs(args, device)
+        check_data(args.data_dir, configs)
+        run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{device}"
+        out_dir = prepare_out_dir(args.out, run_id)
+    except UsageError as error:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
+
+    from benchmark.report import render_report
+    from benchmark.suite import SuiteOptions, run_suite
+
+    settings = {"frameworks": args.frameworks, "models": sorted({c.model for c in configs}),
+                "profile": configs[0].profile, "device": device, "seed": args.seed,
+                "modes": {c.framework: c.mode for c in configs}}
+    command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
+    results = run_suite(configs, out_dir, SuiteOptions(command, settings, args.run_timeout))
+    report = render_report(out_dir)
+    print(f"report: {report}")
+    failed = [r for r in results["runs"] if r["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(results['runs'])} runs did not finish: "
+              + ", ".join(f"{r['config']['model']}-{r['framework']}" for r in failed), file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def report_only(run_dir: Path) -> int:
+    if not (run_dir / "results.json").is_file():
+        raise UsageError(f"--report-only {run_dir}: no results.json there")
+    from benchmark.report import render_report
+
+    print(f"report: {render_report(run_dir)}")
+    return EXIT_OK

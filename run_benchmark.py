@@ -1,0 +1,14 @@
+#!/usr/bin/env python
+"""Train the same GANs in PyTorch and TensorFlow on MNIST and compare them.
+
+    python run_benchmark.py --frameworks torch tf --models dcgan wgan
+
+See `python run_benchmark.py --help` and README.md.
+"""
+
+import sys
+
+from benchmark.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
