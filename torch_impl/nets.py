@@ -1,6 +1,6 @@
 """Builds a `torch.nn.Sequential` from a framework-neutral `NetSpec`.
 
-Activations run NCHW. Every setting PyTorch would default (BatchNorm momentum
+Images run NCHW; vectors keep the canonical (H, W, C) feature order. Every setting PyTorch would default (BatchNorm momentum
 and eps, LeakyReLU slope, padding) is taken from the spec.
 """
 
@@ -18,17 +18,26 @@ from benchmark.specs.layers import (
 
 
 class ChannelsFirstReshape(nn.Module):
-    """Reshapes (N, H*W*C) features to (N, C, H, W). The canonical order is
-    (H, W, C); `torch_impl.weights` permutes the producing Dense's columns to
-    (C, H, W) order, so this is a free view."""
+    """(N, H*W*C) features in canonical (H, W, C) order -> (N, C, H, W)."""
 
     def __init__(self, hwc: tuple[int, int, int]) -> None:
         super().__init__()
-        h, w, c = hwc
-        self.shape = (c, h, w)
+        self.hwc = tuple(hwc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], *self.shape)
+        return x.view(x.shape[0], *self.hwc).permute(0, 3, 1, 2)
+
+
+class ChannelsLastFlatten(nn.Module):
+    """(N, C, H, W) -> (N, H*W*C) in canonical (H, W, C) order, as Keras flattens.
+
+    Permuting activations, not weights, keeps a Dense's canonical kernel valid
+    whatever per-feature layers (BatchNorm, activations) stand between it and
+    the Flatten/Reshape; it costs one small copy (measured: within step-time noise).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.permute(0, 2, 3, 1) if x.dim() == 4 else x).flatten(1)
 
 
 def build_layer(layer: Layer, batchnorm_dims: int) -> nn.Module:
@@ -54,7 +63,7 @@ def build_layer(layer: Layer, batchnorm_dims: int) -> nn.Module:
     if isinstance(layer, Reshape):
         return ChannelsFirstReshape(layer.shape)
     if isinstance(layer, Flatten):
-        return nn.Flatten()
+        return ChannelsLastFlatten()
     raise TypeError(f"no PyTorch builder for {layer!r}")
 
 

@@ -13,8 +13,8 @@ Conventions, fixed here once so that both builders agree:
 - Canonical parameter layout (see `parameter_shapes`): Dense kernel (in, out);
   Conv2d and ConvTranspose2d kernels (kh, kw, in, out), "in" being the layer's
   input channels; BatchNorm gamma, beta, moving_mean, moving_var (C,).
-  A Dense fed by a Flatten of (H, W, C) orders its input rows H, W, C; a Dense
-  feeding a Reshape to (H, W, C) orders its output columns H, W, C.
+  Flatten and Reshape order features (H, W, C), so a Dense fed by a Flatten
+  orders its input rows H, W, C, whatever the framework's image layout.
 """
 
 from __future__ import annotations
@@ -179,21 +179,3 @@ def trainable_parameter_count(net: NetSpec) -> int:
         for key, shape in parameter_shapes(net).items()
         if not key.endswith(("/moving_mean", "/moving_var"))
     )
-
-
-def dense_feature_layouts(net: NetSpec) -> dict[str, tuple[Shape | None, Shape | None]]:
-    """For each Dense: the (H, W, C) its input was flattened from, and the
-    (H, W, C) its output is reshaped to, or None. Channels-first frameworks
-    permute those rows and columns when converting canonical weights.
-    """
-    layouts: dict[str, tuple[Shape | None, Shape | None]] = {}
-    walked = infer_shapes(net)
-    for i, (layer, _, _) in enumerate(walked):
-        if not isinstance(layer, Dense):
-            continue
-        before = walked[i - 1] if i > 0 else None
-        after = walked[i + 1] if i + 1 < len(walked) else None
-        flattened = before[1] if before and isinstance(before[0], Flatten) else None
-        reshaped = after[2] if after and isinstance(after[0], Reshape) else None
-        layouts[layer.name] = (flattened, reshaped)
-    return layouts

@@ -1,0 +1,82 @@
+"""The driver: one seeded batch order and noise stream for every framework,
+warm-up kept out of the statistics, divergence caught, runs reproducible."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmark.config import RunConfig
+from benchmark.driver import Seeds, epoch_batches, train
+from benchmark.runner import RunnerOptions
+from benchmark.specs import OptimizerSpec, get_spec
+from benchmark.timing import summarize_steps
+from benchmark.weights import initial_weights
+
+
+def config(**overrides) -> RunConfig:
+    values = dict(framework="torch", model="dcgan", mode="eager", device="cpu", profile="smoke",
+                  epochs=1, batch_size=16, train_size=128, sample_count=4, seed=3, threads=0,
+                  data_dir=None)
+    return RunConfig(**{**values, **overrides})
+
+
+def test_each_epoch_is_a_seeded_permutation_in_whole_steps():
+    spec = get_spec("wgan")  # 5 critic batches per step
+    plan = epoch_batches(250, config(batch_size=16), spec, np.random.default_rng(0))
+    assert plan.shape == (3, 5, 16)  # 250 // 80 whole steps; the tail is dropped
+    assert len(np.unique(plan)) == plan.size  # no image twice in an epoch
+    again = epoch_batches(250, config(batch_size=16), spec, np.random.default_rng(0))
+    np.testing.assert_array_equal(plan, again)
+
+
+def test_too_few_images_for_one_step_is_an_error():
+    with pytest.raises(ValueError, match="lower --batch-size"):
+        epoch_batches(50, config(batch_size=16), get_spec("wgan"), np.random.default_rng(0))
+
+
+def test_seeds_are_reproducible_and_independent():
+    a, b = Seeds.from_seed(5), Seeds.from_seed(5)
+    assert a.init == b.init
+    np.testing.assert_array_equal(a.noise.standard_normal(8), b.noise.standard_normal(8))
+    assert not np.array_equal(Seeds.from_seed(5).order.permutation(100),
+                              Seeds.from_seed(6).order.permutation(100))
+
+
+def test_warmup_is_reported_apart_from_steady_state():
+    stats = summarize_steps([3.0, 2.0, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1], images_per_step=10)
+    assert stats["warmup_steps"] == 2 and stats["warmup_s"] == pytest.approx(5.0)
+    assert stats["step_ms_median"] == pytest.approx(100.0)
+    assert stats["images_per_s"] == pytest.approx(100.0)
+    assert stats["images_per_s_p10"] <= stats["images_per_s"] <= stats["images_per_s_p90"]
+
+
+def _train_torch(spec, cfg, images):
+    torch_runner = pytest.importorskip("torch_impl.runner")
+    seeds = Seeds.from_seed(cfg.seed)
+    runner = torch_runner.TorchRunner(spec, RunnerOptions())
+    runner.import_weights(initial_weights(spec, seeds.init))
+    return train(runner, spec, cfg, images, seeds, log=lambda line: None)
+
+
+def test_same_seed_gives_the_same_loss_curve(mnist_train):
+    images = np.array(mnist_train[0][:128])
+    spec = get_spec("dcgan")
+    first = _train_torch(spec, config(), images)
+    second = _train_torch(spec, config(), images)
+    assert first.status == "ok" and first.timing["steps"] == 8
+    assert first.history.d_loss == second.history.d_loss
+    assert first.history.g_loss == second.history.g_loss
+    np.testing.assert_array_equal(first.samples, second.samples)
+    other_seed = _train_torch(spec, config(seed=4), images)
+    assert other_seed.history.d_loss != first.history.d_loss
+
+
+def test_a_non_finite_loss_stops_the_run_as_diverged(mnist_train):
+    images = np.array(mnist_train[0][:128])
+    explosive = OptimizerSpec("rmsprop", lr=1e12)
+    spec = dataclasses.replace(get_spec("dcgan"), d_optimizer=explosive, g_optimizer=explosive)
+    outcome = _train_torch(spec, config(), images)
+    assert outcome.status == "diverged"
+    assert "non-finite loss at step" in outcome.reason
+    assert outcome.timing["steps"] < 8
