@@ -4,7 +4,7 @@ and the same clock for every runner.
 Randomness comes from numpy only, split from the run's seed:
   init    -> the canonical initial weights,
   order   -> the permutation of the training set, epoch by epoch,
-  noise   -> the latent vectors of every step,
+  noise   -> every step's latent vectors, fake labels and mixing weights,
   samples -> the fixed latent vectors of the sample grid.
 Two frameworks given the same seed therefore see identical data and noise.
 """
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from benchmark.config import RunConfig
-from benchmark.runner import Runner
+from benchmark.runner import Runner, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.timing import summarize_steps
 
@@ -83,7 +83,8 @@ def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.rando
     return rng.permutation(n_images)[: steps * per_step].reshape(steps, spec.n_critic, config.batch_size)
 
 
-def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray, seeds: Seeds,
+def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
+          labels: np.ndarray, seeds: Seeds,
           log: Callable[[str], None] = print, log_lines_per_epoch: int = 10) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
@@ -91,34 +92,34 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray, 
     device has finished); the batch plan and noise are drawn outside it.
     Stops early, with status "diverged", at the first non-finite loss.
     """
-    runner.load_data(images)
+    runner.load_data(images, labels)
     history = History()
     epoch_seconds: list[float] = []
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
+    sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: rows of 0..9
     started = time.perf_counter()
     for epoch in range(config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
         log_every = max(1, len(plan) // log_lines_per_epoch)
         epoch_started = time.perf_counter()
         for step, indices in enumerate(plan):
-            noise = seeds.noise.standard_normal((spec.n_critic + 1, config.batch_size, spec.latent_dim),
-                                                dtype=np.float32)
+            inputs = StepInputs.draw(spec, indices, seeds.noise)
             t0 = time.perf_counter()
-            losses = runner.train_step(indices, noise)
+            losses = runner.train_step(inputs)
             t1 = time.perf_counter()
             history.append(epoch, losses, t1 - t0, t1 - started)
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history.d_loss) - 1}: {losses}"
                 log(f"diverged: {reason}")
                 return TrainOutcome("diverged", history, epoch_seconds,
-                                    _timing(history, config, spec), runner.generate(sample_noise), reason)
+                                    _timing(history, config, spec), runner.generate(sample_noise, sample_labels), reason)
             if step % log_every == 0 or step == len(plan) - 1:
                 rate = config.batch_size * spec.n_critic / (t1 - t0)
                 log(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{len(plan)} "
                     f"d_loss {losses['d_loss']:.4f} g_loss {losses['g_loss']:.4f} {rate:.0f} img/s")
         epoch_seconds.append(time.perf_counter() - epoch_started)
     return TrainOutcome("ok", history, epoch_seconds, _timing(history, config, spec),
-                        runner.generate(sample_noise))
+                        runner.generate(sample_noise, sample_labels))
 
 
 def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int]:

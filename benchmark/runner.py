@@ -19,6 +19,38 @@ from benchmark.weights import Weights
 
 
 @dataclass(frozen=True)
+class StepInputs:
+    """Everything random one training step consumes, drawn by the driver from
+    numpy so that every framework gets the same numbers.
+
+    indices: (n_critic, B) int64 rows of the loaded data, one batch per
+      discriminator update; the real labels are the loaded labels at these rows.
+    noise: (n_critic + 1, B, latent_dim) float32; noise[k] feeds critic update
+      k, noise[-1] the generator update.
+    fake_labels: (n_critic + 1, B) int64 classes asked of a conditional G, paired
+      with noise; unconditional models ignore them.
+    mix: (n_critic, B) float32 in [0, 1): real/fake interpolation weights of a
+      gradient penalty; other models ignore them.
+    """
+
+    indices: np.ndarray
+    noise: np.ndarray
+    fake_labels: np.ndarray
+    mix: np.ndarray
+
+    @classmethod
+    def draw(cls, spec: GANSpec, indices: np.ndarray, rng: np.random.Generator,
+             dtype: str = "float32") -> "StepInputs":
+        n_critic, batch = indices.shape
+        return cls(
+            indices=np.asarray(indices, np.int64),
+            noise=rng.standard_normal((n_critic + 1, batch, spec.latent_dim)).astype(dtype, copy=False),
+            fake_labels=rng.integers(0, spec.num_classes, (n_critic + 1, batch), dtype=np.int64),
+            mix=rng.random((n_critic, batch)).astype(dtype, copy=False),
+        )
+
+
+@dataclass(frozen=True)
 class RunnerOptions:
     device: str = "cpu"  # "cpu" or "cuda"
     mode: str = "eager"  # torch: eager | compile; tf: eager | function | xla
@@ -45,31 +77,28 @@ class Runner(abc.ABC):
         self.options = options
 
     @abc.abstractmethod
-    def load_data(self, images: np.ndarray) -> None:
-        """Keeps the training images (N, H, W, C) on the device, in the
-        framework's own layout, so that a step moves only indices and noise."""
+    def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Keeps the training images (N, H, W, C) and labels (N,) on the device,
+        in the framework's own layout, so that a step moves only indices and noise."""
 
     @abc.abstractmethod
-    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
-        """One generator update preceded by `spec.n_critic` discriminator updates.
+    def train_step(self, inputs: StepInputs) -> dict[str, float]:
+        """One generator update preceded by `spec.n_critic` discriminator updates,
+        consuming `inputs` (see StepInputs).
 
-        Args:
-          indices: (n_critic, B) int64 rows of the loaded images, one batch per
-            discriminator update.
-          noise: (n_critic + 1, B, latent_dim) float32; noise[k] feeds critic
-            update k, noise[-1] the generator update.
         Returns:
           {"d_loss": mean over the critic updates, "g_loss": ...} as floats; the
           step's work is finished on the device when this returns.
         """
 
     @abc.abstractmethod
-    def generate(self, noise: np.ndarray) -> np.ndarray:
-        """G(noise) in inference mode (BatchNorm uses moving statistics): (N, H, W, C)."""
+    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """G(noise) in inference mode (BatchNorm uses moving statistics): (N, H, W, C).
+        A conditional G draws class `labels` (N,); others ignore them."""
 
     @abc.abstractmethod
-    def discriminate(self, images: np.ndarray) -> np.ndarray:
-        """D(images) logits in inference mode: (N, 1)."""
+    def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """D(images) logits in inference mode: (N, 1). A conditional D reads `labels`."""
 
     @abc.abstractmethod
     def export_weights(self) -> Weights:

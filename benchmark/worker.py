@@ -45,7 +45,7 @@ def run(run_dir: Path) -> dict:
     log(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} epoch(s), "
         f"batch {config.batch_size}, mode {config.mode}")
 
-    outcome = train(runner, spec, config, images, seeds, log=log)
+    outcome = train(runner, spec, config, images, labels, seeds, log=log)
     runner.save(run_dir / "checkpoint")
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)

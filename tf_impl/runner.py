@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmark.runner import Runner, RunnerOptions
+from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from tf_impl.losses import LOSSES
@@ -52,26 +52,31 @@ class TFRunner(Runner):
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
         self.loss = LOSSES[spec.loss]
-        self.images: tf.Variable | None = None
+        self.images: tf.Variable | None = None  # (N, H, W, C)
+        self.labels: tf.Variable | None = None  # (N,)
         if options.mode == "eager":
             self._step = self._train_step
         else:
             self._step = tf.function(self._train_step, jit_compile=options.mode == "xla",
                                      reduce_retracing=True)
 
-    def load_data(self, images: np.ndarray) -> None:
-        # A non-trainable Variable: tf.function captures it by reference,
+    def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
+        # Non-trainable Variables: tf.function captures them by reference,
         # where a constant would be copied into every traced graph.
         with tf.device(self.device):
             self.images = tf.Variable(np.asarray(images, self.options.dtype), trainable=False)
+            self.labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
 
-    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+    def train_step(self, inputs: StepInputs) -> dict[str, float]:
         assert self.images is not None, "load_data first"
-        d_loss, g_loss = self._step(tf.constant(indices, tf.int64), tf.constant(noise, self.options.dtype))
+        d_loss, g_loss = self._step(
+            tf.constant(inputs.indices, tf.int64), tf.constant(inputs.noise, self.options.dtype),
+            tf.constant(inputs.fake_labels, tf.int64), tf.constant(inputs.mix, self.options.dtype))
         # .numpy() copies to the host, which also waits for the step to finish.
         return {"d_loss": float(d_loss.numpy()), "g_loss": float(g_loss.numpy())}
 
-    def _train_step(self, indices: tf.Tensor, noise: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _train_step(self, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
+                    mix: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
 
@@ -96,11 +101,11 @@ class TFRunner(Runner):
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
         return tf.reduce_mean(tf.stack(d_losses)), g_loss
 
-    def generate(self, noise: np.ndarray) -> np.ndarray:
+    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
             return self.generator(tf.constant(noise, self.options.dtype), training=False).numpy()
 
-    def discriminate(self, images: np.ndarray) -> np.ndarray:
+    def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
             return self.discriminator(tf.constant(images, self.options.dtype), training=False).numpy()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.runner import Runner, RunnerOptions
+from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from torch_impl.losses import LOSSES
@@ -38,16 +38,18 @@ class TorchRunner(Runner):
         compile_ = torch.compile if options.mode == "compile" else (lambda m: m)
         self._g = compile_(self.generator)
         self._d = compile_(self.discriminator)
-        self.images: torch.Tensor | None = None
+        self.images: torch.Tensor | None = None  # (N, C, H, W)
+        self.labels: torch.Tensor | None = None  # (N,)
 
-    def load_data(self, images: np.ndarray) -> None:
+    def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
         nchw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
         self.images = torch.from_numpy(nchw).to(self.device, self.dtype)
+        self.labels = torch.from_numpy(np.asarray(labels, np.int64)).to(self.device)
 
-    def train_step(self, indices: np.ndarray, noise: np.ndarray) -> dict[str, float]:
+    def train_step(self, inputs: StepInputs) -> dict[str, float]:
         assert self.images is not None, "load_data first"
-        indices_t = torch.from_numpy(indices).to(self.device, non_blocking=True)
-        noise_t = torch.from_numpy(noise).to(self.device, self.dtype, non_blocking=True)
+        indices_t = torch.from_numpy(inputs.indices).to(self.device, non_blocking=True)
+        noise_t = torch.from_numpy(inputs.noise).to(self.device, self.dtype, non_blocking=True)
         self.generator.train()
         self.discriminator.train()
 
@@ -80,13 +82,13 @@ class TorchRunner(Runner):
         return {"d_loss": d_mean, "g_loss": g}
 
     @torch.no_grad()
-    def generate(self, noise: np.ndarray) -> np.ndarray:
+    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.generator.eval()
         images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype))
         return images.permute(0, 2, 3, 1).cpu().numpy()
 
     @torch.no_grad()
-    def discriminate(self, images: np.ndarray) -> np.ndarray:
+    def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.discriminator.eval()
         nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(self.device, self.dtype)
         return self.discriminator(nchw).cpu().numpy()

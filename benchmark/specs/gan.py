@@ -47,6 +47,7 @@ class GANSpec:
     loss: LossName
     d_optimizer: OptimizerSpec
     g_optimizer: OptimizerSpec
+    num_classes: int = 10  # classes a conditional model can be asked for
     n_critic: int = 1  # discriminator updates per generator update
     clip_value: float | None = None  # WGAN: clamp every critic weight to +-clip_value
     init: InitSpec = InitSpec()

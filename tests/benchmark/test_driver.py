@@ -56,7 +56,7 @@ def _train_torch(spec, cfg, images):
     seeds = Seeds.from_seed(cfg.seed)
     runner = torch_runner.TorchRunner(spec, RunnerOptions())
     runner.import_weights(initial_weights(spec, seeds.init))
-    return train(runner, spec, cfg, images, seeds, log=lambda line: None)
+    return train(runner, spec, cfg, images, np.arange(len(images)) % 10, seeds, log=lambda line: None)
 
 
 def test_same_seed_gives_the_same_loss_curve(mnist_train):

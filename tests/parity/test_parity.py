@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.runner import RunnerOptions
+from benchmark.runner import RunnerOptions, StepInputs
 from benchmark.specs import SPECS
 from benchmark.weights import initial_weights
 
@@ -47,13 +47,14 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 def make_pair(model: str, images: np.ndarray, dtype: str = "float32"):
+    labels = np.arange(len(images)) % 10
     spec = SPECS[model]
     weights = initial_weights(spec, seed=1234)
     pair = []
     for cls in (torch_runner.TorchRunner, tf_runner.TFRunner):
         runner = cls(spec, RunnerOptions(device="cpu", mode="eager", dtype=dtype))
         runner.import_weights(weights)
-        runner.load_data(images)
+        runner.load_data(images, labels)
         pair.append(runner)
     return spec, weights, pair
 
@@ -63,11 +64,9 @@ def images(mnist_train):
     return np.array(mnist_train[0][:256])
 
 
-def step_inputs(spec, step: int, dtype: str = "float32"):
+def step_inputs(spec, step: int, dtype: str = "float32") -> StepInputs:
     rng = np.random.default_rng(100 + step)
-    indices = rng.integers(0, 256, (spec.n_critic, BATCH))
-    noise = rng.standard_normal((spec.n_critic + 1, BATCH, spec.latent_dim)).astype(dtype)
-    return indices, noise
+    return StepInputs.draw(spec, rng.integers(0, 256, (spec.n_critic, BATCH)), rng, dtype)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -103,9 +102,9 @@ def test_outputs_agree_from_the_same_weights(model, images):
 def test_losses_agree_over_training_steps(model, images):
     spec, _, (torch_r, tf_r) = make_pair(model, images)
     for step in range(STEPS):
-        indices, noise = step_inputs(spec, step)
-        torch_losses = torch_r.train_step(indices, noise)
-        tf_losses = tf_r.train_step(indices, noise)
+        inputs = step_inputs(spec, step)
+        torch_losses = torch_r.train_step(inputs)
+        tf_losses = tf_r.train_step(inputs)
         # From identical weights the first step's losses must agree to rounding;
         # a mismatch there is a bug, not drift.
         tol = OUTPUT_RTOL if step == 0 else PARAMETER_RTOL
@@ -117,9 +116,9 @@ def test_losses_agree_over_training_steps(model, images):
 def test_parameters_agree_after_training_steps(model, images):
     spec, initial, (torch_r, tf_r) = make_pair(model, images.astype(np.float64), dtype="float64")
     for step in range(STEPS):
-        indices, noise = step_inputs(spec, step, dtype="float64")
-        torch_r.train_step(indices, noise)
-        tf_r.train_step(indices, noise)
+        inputs = step_inputs(spec, step, dtype="float64")
+        torch_r.train_step(inputs)
+        tf_r.train_step(inputs)
 
     torch_w, tf_w = torch_r.export_weights(), tf_r.export_weights()
     for key in initial:
@@ -131,9 +130,9 @@ def test_parameters_agree_after_training_steps(model, images):
 
 def test_weight_clipping_bounds_the_critic(images):
     spec, _, pair = make_pair("wgan", images)
-    indices, noise = step_inputs(spec, 0)
+    inputs = step_inputs(spec, 0)
     for runner in pair:
-        runner.train_step(indices, noise)
+        runner.train_step(inputs)
         weights = runner.export_weights()
         for key, value in weights.items():
             if key.startswith("discriminator/") and "/moving_" not in key:
