@@ -5,6 +5,7 @@ message saying what was wrong, before anything is written."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shlex
 import sys
@@ -29,6 +30,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -72,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=positive_int, help="override the profile's batch size")
     parser.add_argument("--train-size", type=positive_int,
                         help="train on a seeded subset of this many images (default: the profile's)")
+    parser.add_argument("--d-lr", type=positive_float, metavar="LR",
+                        help="override every model's discriminator learning rate (default: the paper's)")
+    parser.add_argument("--g-lr", type=positive_float, metavar="LR",
+                        help="override every model's generator learning rate (default: the paper's)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, data order and noise (default 0)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder with the four MNIST IDX files (.gz or raw); default: "
@@ -85,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU threads per framework; 0: every core (default)")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
+    parser.add_argument("--resume", type=Path, metavar="DIR",
+                        help="continue the interrupted suite in DIR: finished runs are kept, unfinished "
+                             "ones continue from their last epoch checkpoint. Other flags must match "
+                             "the original run's, or be left out")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser
@@ -120,7 +139,8 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                   batch_size=args.batch_size or profile.batch_size,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
-                  data_dir=str(args.data_dir.resolve()) if args.data_dir else None)
+                  data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
+                  d_lr=args.d_lr, g_lr=args.g_lr)
         for m in models for f in frameworks for mode in modes[f]
     ]
 
@@ -158,35 +178,88 @@ def prepare_out_dir(out: Path, run_id: str) -> Path:
     return out_dir
 
 
+def check_frameworks(frameworks: list[str]) -> None:
+    """Finds each framework's package without importing it (imports take seconds)."""
+    packages = {"torch": "torch", "tf": "tensorflow"}
+    for framework in frameworks:
+        try:
+            found = importlib.util.find_spec(packages[framework]) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UsageError(f"{framework}: the {packages[framework]} package is not installed in "
+                             f"{sys.executable}; run `make install` (README) or leave {framework} "
+                             "out of --frameworks")
+
+
+# Flags that shape what runs; with --resume they must match the original plan.
+PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--profile", "--epochs", "--batch-size",
+              "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
+
+
+def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[RunConfig], dict]:
+    """The stored plan of --resume DIR; refuses flags that would change it."""
+    out_dir = args.resume
+    if not (out_dir / "suite.json").is_file():
+        raise UsageError(f"--resume {out_dir}: no suite.json there; is it a ganbench run folder?")
+    from benchmark.suite import read_plan
+
+    stored, plan = read_plan(out_dir)
+    if any(a.split("=")[0] in PLAN_FLAGS for a in argv):
+        wanted = plan_runs(args, resolve_device(args.device))
+        differences = [f"{a.name}: " + ", ".join(a.differences(b)) for a, b in zip(stored, wanted)
+                       if a.differences(b)]
+        if len(stored) != len(wanted) or differences:
+            listed = "; ".join(differences) or (f"{len(stored)} runs planned, "
+                                                 f"these flags give {len(wanted)}")
+            raise UsageError(f"--resume {out_dir}: the flags differ from the original run "
+                             f"({listed}); leave them out to resume as planned")
+    return out_dir, stored, plan
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on unknown options and choices
+    from benchmark.suite import SuiteOptions, run_suite, write_plan
+
     try:
         if args.report_only:
             return report_only(args.report_only)
-        device = resolve_device(args.device)
-        configs = plan_runs(args, device)
-        check_data(args.data_dir, configs)
-        run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{device}"
-        out_dir = prepare_out_dir(args.out, run_id)
+        if args.resume:
+            out_dir, configs, plan = resume_plan(args, argv)
+            options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout)
+        else:
+            device = resolve_device(args.device)
+            configs = plan_runs(args, device)
+            settings = {"frameworks": list(dict.fromkeys(args.frameworks)),
+                        "models": list(dict.fromkeys(c.model for c in configs)),
+                        "profile": configs[0].profile, "device": device, "seed": args.seed,
+                        "modes": sorted({f"{c.framework} {c.mode}" for c in configs})}
+            command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
+            options = SuiteOptions(command, settings, args.run_timeout)
+        check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
+        check_data(Path(configs[0].data_dir) if configs[0].data_dir else None, configs)
+        if not args.resume:
+            run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{configs[0].device}"
+            out_dir = prepare_out_dir(args.out, run_id)
+            write_plan(out_dir, configs, options)
     except UsageError as error:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
 
     from benchmark.report import render_report
-    from benchmark.suite import SuiteOptions, run_suite
 
-    settings = {"frameworks": args.frameworks, "models": sorted({c.model for c in configs}),
-                "profile": configs[0].profile, "device": device, "seed": args.seed,
-                "modes": {c.framework: c.mode for c in configs}}
-    command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
-    results = run_suite(configs, out_dir, SuiteOptions(command, settings, args.run_timeout))
+    try:
+        results = run_suite(configs, out_dir, options)
+    except RuntimeError as error:  # another suite holds the folder
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
     report = render_report(out_dir)
     print(f"report: {report}")
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     if failed:
         print(f"{len(failed)} of {len(results['runs'])} runs did not finish: "
-              + ", ".join(f"{r['config']['model']}-{r['framework']}" for r in failed), file=sys.stderr)
+              + ", ".join(f"{r['config']['model']}-{r['framework']} ({r['status']})" for r in failed),
+              file=sys.stderr)
         return EXIT_RUN_FAILED
     return EXIT_OK
 

@@ -62,6 +62,8 @@ class RunConfig:
     seed: int
     threads: int
     data_dir: str | None
+    d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
+    g_lr: float | None = None
 
     @property
     def name(self) -> str:
@@ -72,4 +74,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+    def differences(self, other: "RunConfig") -> list[str]:
+        """'field: this -> other' for every field that differs."""
+        return [f"{f.name}: {getattr(self, f.name)!r} -> {getattr(other, f.name)!r}"
+                for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]

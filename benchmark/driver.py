@@ -21,7 +21,7 @@ import numpy as np
 from benchmark.config import RunConfig
 from benchmark.runner import Runner, StepInputs
 from benchmark.specs import GANSpec
-from benchmark.timing import summarize_steps
+from benchmark.timing import WARMUP_STEPS_PER_START, summarize_steps
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,65 @@ class Seeds:
 
 @dataclass
 class History:
-    """One row per step."""
+    """One row per step. `warmup` marks the first steps after each process start
+    (tracing, compilation), which the statistics leave out; a resumed run
+    warms up again."""
 
     epoch: list[int] = field(default_factory=list)
     d_loss: list[float] = field(default_factory=list)
     g_loss: list[float] = field(default_factory=list)
     step_s: list[float] = field(default_factory=list)
-    wall_s: list[float] = field(default_factory=list)  # since training started
+    wall_s: list[float] = field(default_factory=list)  # training time since the first step
+    warmup: list[bool] = field(default_factory=list)
 
-    def append(self, epoch: int, losses: dict[str, float], step_s: float, wall_s: float) -> None:
+    COLUMNS = ("epoch", "d_loss", "g_loss", "step_s", "wall_s", "warmup")
+
+    def append(self, epoch: int, losses: dict[str, float], step_s: float, wall_s: float,
+               warmup: bool) -> None:
         self.epoch.append(epoch)
         self.d_loss.append(losses["d_loss"])
         self.g_loss.append(losses["g_loss"])
         self.step_s.append(step_s)
         self.wall_s.append(wall_s)
+        self.warmup.append(warmup)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
 
     def to_csv(self) -> str:
-        rows = ["step,epoch,d_loss,g_loss,step_s,wall_s"]
-        rows += [f"{i},{e},{d!r},{g!r},{s:.6f},{w:.6f}" for i, (e, d, g, s, w) in enumerate(
-            zip(self.epoch, self.d_loss, self.g_loss, self.step_s, self.wall_s))]
+        rows = ["step,epoch,d_loss,g_loss,step_s,wall_s,warmup"]
+        rows += [f"{i},{e},{d!r},{g!r},{s:.6f},{w:.6f},{int(u)}" for i, (e, d, g, s, w, u) in enumerate(
+            zip(self.epoch, self.d_loss, self.g_loss, self.step_s, self.wall_s, self.warmup))]
         return "\n".join(rows) + "\n"
+
+    def to_dict(self) -> dict[str, list]:
+        return {name: list(getattr(self, name)) for name in self.COLUMNS}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, list]) -> "History":
+        return cls(**{name: list(values[name]) for name in cls.COLUMNS})
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint needs besides the runner's weights and optimizer
+    state to continue a run exactly where it stopped."""
+
+    epochs_done: int
+    history: History
+    epoch_seconds: list[float]
+    order_rng: dict  # numpy bit-generator states
+    noise_rng: dict
+
+    def to_dict(self) -> dict:
+        return {"epochs_done": self.epochs_done, "history": self.history.to_dict(),
+                "epoch_seconds": self.epoch_seconds, "order_rng": self.order_rng,
+                "noise_rng": self.noise_rng}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainState":
+        return cls(values["epochs_done"], History.from_dict(values["history"]),
+                   list(values["epoch_seconds"]), values["order_rng"], values["noise_rng"])
 
 
 @dataclass
@@ -70,6 +109,7 @@ class TrainOutcome:
     timing: dict[str, float | int]
     samples: np.ndarray  # (sample_count, H, W, C) from the fixed sample noise
     reason: str | None = None
+    resumed_from_epoch: int | None = None
 
 
 def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.random.Generator) -> np.ndarray:
@@ -84,21 +124,37 @@ def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.rando
 
 
 def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
-          labels: np.ndarray, seeds: Seeds,
-          log: Callable[[str], None] = print, log_lines_per_epoch: int = 10) -> TrainOutcome:
+          labels: np.ndarray, seeds: Seeds, log: Callable[[str], None] = print,
+          checkpoint: Callable[[TrainState], None] | None = None,
+          resume: TrainState | None = None, log_lines_per_epoch: int = 10) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
     device has finished); the batch plan and noise are drawn outside it.
-    Stops early, with status "diverged", at the first non-finite loss.
+    Stops early, with status "diverged", at the first non-finite loss or
+    generated image. Calls `checkpoint` after every epoch; `resume` continues
+    from such a state (the runner's weights already restored by the caller).
     """
     runner.load_data(images, labels)
-    history = History()
-    epoch_seconds: list[float] = []
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
-    sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: rows of 0..9
+    sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: 0..9 cycling
+    history, epoch_seconds, first_epoch = History(), [], 0
+    if resume is not None:
+        history, epoch_seconds, first_epoch = resume.history, resume.epoch_seconds, resume.epochs_done
+        seeds.order.bit_generator.state = resume.order_rng
+        seeds.noise.bit_generator.state = resume.noise_rng
+        log(f"resumed after epoch {first_epoch} (step {len(history)})")
+    warmup_left = WARMUP_STEPS_PER_START
+    wall_offset = history.wall_s[-1] if len(history) else 0.0
     started = time.perf_counter()
-    for epoch in range(config.epochs):
+
+    def outcome(status: str, reason: str | None = None, samples: np.ndarray | None = None) -> TrainOutcome:
+        if samples is None:
+            samples = runner.generate(sample_noise, sample_labels)
+        return TrainOutcome(status, history, epoch_seconds, _timing(history, config, spec), samples,
+                            reason, first_epoch if resume is not None else None)
+
+    for epoch in range(first_epoch, config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
         log_every = max(1, len(plan) // log_lines_per_epoch)
         epoch_started = time.perf_counter()
@@ -107,22 +163,29 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             t0 = time.perf_counter()
             losses = runner.train_step(inputs)
             t1 = time.perf_counter()
-            history.append(epoch, losses, t1 - t0, t1 - started)
+            history.append(epoch, losses, t1 - t0, wall_offset + t1 - started, warmup_left > 0)
+            warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
-                reason = f"non-finite loss at step {len(history.d_loss) - 1}: {losses}"
+                reason = f"non-finite loss at step {len(history) - 1}: {losses}"
                 log(f"diverged: {reason}")
-                return TrainOutcome("diverged", history, epoch_seconds,
-                                    _timing(history, config, spec), runner.generate(sample_noise, sample_labels), reason)
+                return outcome("diverged", reason)
             if step % log_every == 0 or step == len(plan) - 1:
                 rate = config.batch_size * spec.n_critic / (t1 - t0)
                 log(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{len(plan)} "
                     f"d_loss {losses['d_loss']:.4f} g_loss {losses['g_loss']:.4f} {rate:.0f} img/s")
         epoch_seconds.append(time.perf_counter() - epoch_started)
-    return TrainOutcome("ok", history, epoch_seconds, _timing(history, config, spec),
-                        runner.generate(sample_noise, sample_labels))
+        samples = runner.generate(sample_noise, sample_labels)
+        if not np.all(np.isfinite(samples)):
+            reason = f"non-finite generated images after epoch {epoch + 1} (step {len(history) - 1})"
+            log(f"diverged: {reason}")
+            return outcome("diverged", reason, samples)
+        if checkpoint is not None:
+            checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
+                                  seeds.noise.bit_generator.state))
+    return outcome("ok")
 
 
 def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int]:
     images_per_step = config.batch_size * spec.n_critic
-    return {"images_per_step": images_per_step, "steps": len(history.step_s),
-            **summarize_steps(history.step_s, images_per_step)}
+    return {"images_per_step": images_per_step, "steps": len(history),
+            **summarize_steps(history.step_s, history.warmup, images_per_step)}

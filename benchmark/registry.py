@@ -11,7 +11,7 @@ import importlib
 
 from benchmark.config import FRAMEWORKS
 from benchmark.runner import Runner, RunnerOptions
-from benchmark.specs import SPECS, get_spec
+from benchmark.specs import SPECS, GANSpec, get_spec
 
 RUNNERS: dict[str, str] = {
     "torch": "torch_impl.runner:TorchRunner",
@@ -43,7 +43,8 @@ def runner_class(framework: str) -> type[Runner]:
     return getattr(module, class_name)
 
 
-def create_runner(framework: str, model: str, options: RunnerOptions) -> Runner:
-    """The runner for (framework, model); unknown keys raise listing valid ones."""
-    spec = get_spec(model)
+def create_runner(framework: str, model: str | GANSpec, options: RunnerOptions) -> Runner:
+    """The runner for (framework, model); unknown keys raise listing valid ones.
+    `model` may be a spec (a registered one with run-specific overrides)."""
+    spec = get_spec(model) if isinstance(model, str) else model
     return runner_class(framework)(spec, options)

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
+# The first steps of every process start: tf.function traces and XLA compiles
+# on step 1; step 2 still pays for allocator growth and first-touch memory.
+WARMUP_STEPS_PER_START = 2
 
-def warmup_step_count(total_steps: int) -> int:
-    """Two warm-up steps when there is room for a steady state after them."""
-    return 2 if total_steps >= 6 else 1 if total_steps >= 2 else 0
 
+def summarize_steps(step_seconds: list[float], warmup: list[bool],
+                    images_per_step: int) -> dict[str, float | int]:
+    """Warm-up total, and median/p10/p90 step time and images/s of the rest.
 
-def summarize_steps(step_seconds: list[float], images_per_step: int) -> dict[str, float | int]:
-    """Warm-up total, and median/p10/p90 step time and images/s of the rest."""
+    If a run is too short to have steady steps, its warm-up steps stand in
+    (marked by steady_steps == 0) rather than reporting nothing.
+    """
     times = np.asarray(step_seconds, dtype=np.float64)
-    n_warm = warmup_step_count(len(times))
-    steady = times[n_warm:]
+    is_warm = np.asarray(warmup, dtype=bool)
+    steady = times[~is_warm] if (~is_warm).any() else times
     median, p10, p90 = np.percentile(steady, [50, 10, 90]) if len(steady) else (np.nan,) * 3
     return {
-        "warmup_steps": n_warm,
-        "warmup_s": float(times[:n_warm].sum()),
-        "steady_steps": int(len(steady)),
+        "warmup_steps": int(is_warm.sum()),
+        "warmup_s": float(times[is_warm].sum()),
+        "steady_steps": int((~is_warm).sum()),
         "step_ms_median": float(median * 1e3),
         "step_ms_p10": float(p10 * 1e3),
         "step_ms_p90": float(p90 * 1e3),

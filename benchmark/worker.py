@@ -2,34 +2,71 @@
 `python -m benchmark.worker RUN_DIR`.
 
 Reads RUN_DIR/config.json, trains, and writes into RUN_DIR: result.json,
-history.csv, samples.npy and checkpoint/. The suite starts one worker per run
-because frameworks keep global state (threads, compiled graphs, allocators)
-that would leak from one run into the next.
+history.csv, samples.npy, progress.json and checkpoint/. If RUN_DIR holds a
+checkpoint from an interrupted attempt, training continues from it. The suite
+starts one worker per run because frameworks keep global state (threads,
+compiled graphs, allocators) that would leak from one run into the next.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import resource
+import shutil
 import sys
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark import io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
-from benchmark.driver import Seeds, train
+from benchmark.driver import Seeds, TrainState, train
 from benchmark.registry import create_runner
-from benchmark.runner import RunnerOptions
-from benchmark.specs import get_spec
+from benchmark.runner import Runner, RunnerOptions
+from benchmark.specs import GANSpec, get_spec
 from benchmark.weights import initial_weights
 
 RESULT_SCHEMA_VERSION = 1
+CHECKPOINT = "checkpoint"
+
+
+def spec_for(config: RunConfig) -> GANSpec:
+    """The model's spec with the run's learning-rate overrides applied."""
+    spec = get_spec(config.model)
+    if config.d_lr is not None:
+        spec = dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=config.d_lr))
+    if config.g_lr is not None:
+        spec = dataclasses.replace(spec, g_optimizer=dataclasses.replace(spec.g_optimizer, lr=config.g_lr))
+    return spec
+
+
+def save_checkpoint(run_dir: Path, runner: Runner, state: TrainState) -> None:
+    """Writes checkpoint.new/, then swaps it in for checkpoint/: a kill at any
+    moment leaves one complete checkpoint (the old or the new)."""
+    new, current, old = run_dir / f"{CHECKPOINT}.new", run_dir / CHECKPOINT, run_dir / f"{CHECKPOINT}.old"
+    shutil.rmtree(new, ignore_errors=True)
+    runner.save(new)
+    io.write_json(new / "state.json", state.to_dict())
+    if current.exists():
+        current.rename(old)
+    new.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint, recovering from a kill mid-swap."""
+    for name in (CHECKPOINT, f"{CHECKPOINT}.old"):
+        candidate = run_dir / name
+        if (candidate / "state.json").is_file():
+            return candidate
+    return None
 
 
 def run(run_dir: Path) -> dict:
     config = RunConfig.from_dict(io.read_json(run_dir / "config.json"))
-    spec = get_spec(config.model)
+    spec = spec_for(config)
     log = lambda line: print(f"[{config.name}] {line}", flush=True)  # noqa: E731
 
     images, labels = load_mnist("train", data_dir=config.data_dir)
@@ -38,19 +75,31 @@ def run(run_dir: Path) -> dict:
     seeds = Seeds.from_seed(config.seed)
 
     built = time.perf_counter()
-    runner = create_runner(config.framework, config.model,
+    runner = create_runner(config.framework, spec,
                            RunnerOptions(device=config.device, mode=config.mode, threads=config.threads))
-    runner.import_weights(initial_weights(spec, seeds.init))
+    checkpoint = load_checkpoint(run_dir)
+    resume = None
+    if checkpoint is not None:
+        runner.load(checkpoint)
+        resume = TrainState.from_dict(io.read_json(checkpoint / "state.json"))
+    else:
+        runner.import_weights(initial_weights(spec, seeds.init))
     build_s = time.perf_counter() - built
     log(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} epoch(s), "
         f"batch {config.batch_size}, mode {config.mode}")
 
-    outcome = train(runner, spec, config, images, labels, seeds, log=log)
-    runner.save(run_dir / "checkpoint")
+    def report_progress(line: str) -> None:
+        log(line)
+        io.write_json(run_dir / "progress.json", {
+            "line": line, "updated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    outcome = train(runner, spec, config, images, labels, seeds, log=report_progress,
+                    checkpoint=lambda state: save_checkpoint(run_dir, runner, state), resume=resume)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)
 
-    tail = max(1, len(outcome.history.d_loss) // 10)
+    history = outcome.history
+    tail = max(1, len(history) // 10)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "name": config.name,
@@ -59,19 +108,21 @@ def run(run_dir: Path) -> dict:
         "mode": config.mode,
         "status": outcome.status,
         "reason": outcome.reason,
+        "last_step": len(history) - 1,
+        "resumed_from_epoch": outcome.resumed_from_epoch,
         "config": config.to_dict(),
         "environment": runner.environment(),
         "parameter_counts": runner.parameter_counts(),
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
-                   "train_s": outcome.history.wall_s[-1] if outcome.history.wall_s else 0.0},
+                   "train_s": history.wall_s[-1] if len(history) else 0.0},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
         "final_losses": {  # mean of the last 10% of steps: single steps are noisy
-            "d_loss": sum(outcome.history.d_loss[-tail:]) / tail if outcome.history.d_loss else None,
-            "g_loss": sum(outcome.history.g_loss[-tail:]) / tail if outcome.history.g_loss else None,
+            "d_loss": sum(history.d_loss[-tail:]) / tail if len(history) else None,
+            "g_loss": sum(history.g_loss[-tail:]) / tail if len(history) else None,
         },
-        "files": {"history": "history.csv", "samples": "samples.npy", "checkpoint": "checkpoint"},
+        "files": {"history": "history.csv", "samples": "samples.npy", "checkpoint": CHECKPOINT},
     }
 
 

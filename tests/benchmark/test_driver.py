@@ -44,7 +44,8 @@ def test_seeds_are_reproducible_and_independent():
 
 
 def test_warmup_is_reported_apart_from_steady_state():
-    stats = summarize_steps([3.0, 2.0, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1], images_per_step=10)
+    stats = summarize_steps([3.0, 2.0, 0.1, 0.1, 0.1, 0.2, 0.1, 0.1], [True, True] + [False] * 6,
+                            images_per_step=10)
     assert stats["warmup_steps"] == 2 and stats["warmup_s"] == pytest.approx(5.0)
     assert stats["step_ms_median"] == pytest.approx(100.0)
     assert stats["images_per_s"] == pytest.approx(100.0)
