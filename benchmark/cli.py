@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "Default: quick on CPU, full on GPU")
     parser.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
     parser.add_argument("--batch-size", type=positive_int, help="override the profile's batch size")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", metavar="N",
+                        help="sweep: run every configuration at each batch size (throughput vs "
+                             "batch size is plotted); the first is the one the summary compares")
+    parser.add_argument("--repeats", type=positive_int, default=1,
+                        help="run each configuration this many times, interleaved; the speed "
+                             "interval then includes run-to-run variation (default 1)")
     parser.add_argument("--train-size", type=positive_int,
                         help="train on a seeded subset of this many images (default: the profile's)")
     parser.add_argument("--d-lr", type=positive_float, metavar="LR",
@@ -129,19 +135,29 @@ def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -
 
 
 def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
+    """One RunConfig per (repeat, model, batch size, framework, mode), repeats
+    outermost so that a slow drift of the machine hits every configuration alike."""
     profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
     models = list(SPECS) if "all" in args.models else list(dict.fromkeys(args.models))
     frameworks = list(dict.fromkeys(args.frameworks))
     modes = resolve_modes(frameworks, args.modes, device)
+    if args.batch_sizes and args.batch_size:
+        raise UsageError("give --batch-size or --batch-sizes, not both")
+    batch_sizes = list(dict.fromkeys(args.batch_sizes or [args.batch_size or profile.batch_size]))
+
+    def tag(batch_size: int, repeat: int) -> str:
+        return ((f"-b{batch_size}" if len(batch_sizes) > 1 else "")
+                + (f"-r{repeat}" if args.repeats > 1 else ""))
+
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
-                  epochs=args.epochs or profile.epochs,
-                  batch_size=args.batch_size or profile.batch_size,
+                  epochs=args.epochs or profile.epochs, batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
-                  d_lr=args.d_lr, g_lr=args.g_lr)
-        for m in models for f in frameworks for mode in modes[f]
+                  d_lr=args.d_lr, g_lr=args.g_lr, repeat=r, tag=tag(b, r))
+        for r in range(1, args.repeats + 1) for m in models for b in batch_sizes
+        for f in frameworks for mode in modes[f]
     ]
 
 
@@ -194,6 +210,7 @@ def check_frameworks(frameworks: list[str]) -> None:
 
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--profile", "--epochs", "--batch-size",
+              "--batch-sizes", "--repeats",
               "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
 
 

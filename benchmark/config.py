@@ -64,10 +64,12 @@ class RunConfig:
     data_dir: str | None
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
+    repeat: int = 1  # 1-based index among --repeats identical runs
+    tag: str = ""  # appended to the name when sweeps or repeats would repeat it
 
     @property
     def name(self) -> str:
-        return f"{self.model}-{self.framework}-{self.mode}"
+        return f"{self.model}-{self.framework}-{self.mode}{self.tag}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -65,6 +65,23 @@ def git_commit() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def cpu_matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The CPU's attainable float32 GFLOP/s, probed once with numpy's BLAS
+    matrix product (all cores): the yardstick for 'share of peak'."""
+    import time
+
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    a @ a  # first call: thread pool start, page faults
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
 def describe() -> dict:
     return {
         "os": platform.platform(),
@@ -74,5 +91,6 @@ def describe() -> dict:
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "packages": package_versions(),
+        "cpu_peak_gflops": round(cpu_matmul_peak_gflops(), 1),
         "git_commit": git_commit(),
     }

@@ -23,6 +23,7 @@ from benchmark import io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
 from benchmark.driver import Seeds, TrainState, train
+from benchmark.flops import training_flops_per_step
 from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
@@ -100,6 +101,8 @@ def run(run_dir: Path) -> dict:
 
     history = outcome.history
     tail = max(1, len(history) // 10)
+    flops = training_flops_per_step(spec, config.batch_size)
+    median_s = outcome.timing["step_ms_median"] / 1e3
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "name": config.name,
@@ -115,7 +118,8 @@ def run(run_dir: Path) -> dict:
         "parameter_counts": runner.parameter_counts(),
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
-                   "train_s": history.wall_s[-1] if len(history) else 0.0},
+                   "train_s": history.wall_s[-1] if len(history) else 0.0,
+                   "flops_per_step": flops, "gflops_per_s": flops / median_s / 1e9},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
         "final_losses": {  # mean of the last 10% of steps: single steps are noisy

@@ -115,6 +115,45 @@ def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]]) -> Figu
     return figure
 
 
+# label -> (median, p10, p90) images/s and the median of each repeat
+Throughput = tuple[float, float, float, Sequence[float]]
+
+
+def throughput_figure(title: str, bars: Mapping[str, Throughput], colors: Mapping[str, str]) -> Figure:
+    """Median images/s per run group, p10–p90 as error bars, each repeat a dot."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(max(1.6 * len(bars) + 2.5, 5.0), 3.6), layout="constrained")
+        ax = figure.subplots()
+        for i, (label, (median, low, high, repeats)) in enumerate(bars.items()):
+            ax.bar(i, median, color=colors.get(label, f"C{i}"), width=0.6)
+            ax.errorbar(i, median, yerr=[[median - low], [high - median]], color="black", capsize=6)
+            ax.plot([i] * len(repeats), repeats, "o", color="black", markersize=4, alpha=0.6)
+        ax.set_xticks(range(len(bars)), list(bars))
+        ax.set_ylabel("images/s (median, p10–p90)")
+        ax.grid(axis="y", alpha=0.3)
+        figure.suptitle(f"{title}: training throughput")
+    return figure
+
+
+def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float, float, float]]],
+                       colors: Mapping[str, str]) -> Figure:
+    """Images/s against batch size, one line per (framework, mode)."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.5, 4.0), layout="constrained")
+        ax = figure.subplots()
+        for label, points in lines.items():
+            batch, median, low, high = (np.asarray(v, dtype=np.float64) for v in zip(*sorted(points)))
+            ax.errorbar(batch, median, yerr=[median - low, high - median], marker="o", capsize=4,
+                        color=colors.get(label), label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("images/s (median, p10–p90)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        figure.suptitle(f"{title}: throughput against batch size")
+    return figure
+
+
 def save_png(figure: Figure, path: Path) -> None:
     """Atomically (benchmark.io): a temporary file beside `path`, then a rename."""
     buffer = io.BytesIO()

@@ -94,6 +94,28 @@ class Run:
         path = self.file("history", "history.csv")
         return read_history(path) if path.is_file() else None
 
+    def steady_step_seconds(self) -> np.ndarray | None:
+        """Step times without the warm-up steps (history.csv's `warmup` column,
+        or the first timing.warmup_steps in files written before it existed)."""
+        path = self.file("history", "history.csv")
+        if not path.is_file():
+            return None
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        if not rows or "step_s" not in rows[0]:
+            return None
+        times = np.array([float(row["step_s"]) for row in rows])
+        if "warmup" in rows[0]:
+            warm = np.array([row["warmup"] == "1" for row in rows])
+        else:
+            warm = np.arange(len(times)) < int(self.number("timing", "warmup_steps") or 0)
+        return times[~warm] if (~warm).any() else times
+
+    @property
+    def group(self) -> tuple[str, str, str, int]:
+        """(model, framework, mode, batch size): repeats of a group are pooled."""
+        return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0))
+
     def samples(self) -> np.ndarray | None:
         path = self.file("samples", "samples.npy")
         return np.load(path) if path.is_file() else None

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from benchmark.report.results import Run, Suite, finite
+from benchmark.report.stats import bootstrap_speed_ratio
 
 MISSING = "–"
 MIB = 2**20
@@ -78,33 +82,84 @@ def _cell(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Contender:
+    """The finished repeats of one (framework, mode) at one batch size."""
+
+    runs: tuple[Run, ...]
+    steps: tuple[np.ndarray, ...]  # steady-state step seconds of each repeat
+
+    @property
+    def framework(self) -> str:
+        return self.runs[0].framework
+
+    @property
+    def label(self) -> str:
+        return self.runs[0].label
+
+    @property
+    def batch_size(self) -> int:
+        return self.runs[0].group[3]
+
+    @property
+    def rate(self) -> float:
+        """Median images/s over the pooled steady steps of all repeats."""
+        return self.throughput()[0]
+
+    def throughput(self) -> tuple[float, float, float, list[float]]:
+        """Median, p10 and p90 images/s over the pooled steps, and each repeat's median."""
+        per_step = self.runs[0].number("timing", "images_per_step") or 0.0
+        rates = per_step / np.concatenate(self.steps)
+        median, p10, p90 = np.percentile(rates, [50, 10, 90])
+        return (float(median), float(p10), float(p90),
+                [float(per_step / np.median(steps)) for steps in self.steps])
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The fastest run of each framework for one model, fastest first."""
+    """The fastest contender of each framework for one model, fastest first,
+    and the speed ratio of the first two with its bootstrap interval."""
 
     model: str
-    leaders: tuple[Run, ...]
+    leaders: tuple[Contender, ...]
+    interval: tuple[float, float, float] | None  # ratio, low, high
 
     @property
     def ratio(self) -> float | None:
-        """Median images/s of the fastest framework over the runner-up's."""
-        if len(self.leaders) < 2:
-            return None
-        return _rate(self.leaders[0]) / _rate(self.leaders[1])
+        return None if self.interval is None else self.interval[0]
 
     @property
     def clear(self) -> bool | None:
-        """Whether the p10–p90 images/s ranges of the two fastest are disjoint."""
-        if len(self.leaders) < 2:
-            return None
-        (low_a, high_a), (low_b, high_b) = (_rate_range(run) for run in self.leaders[:2])
-        return high_b < low_a or high_a < low_b
+        """Whether the interval excludes 1 (no speed difference)."""
+        return None if self.interval is None else self.interval[1] > 1.0
+
+
+def primary_batch_size(runs: Sequence[Run]) -> int | None:
+    """The batch size most runs used; a batch-size sweep compares at that one."""
+    sizes = Counter(run.group[3] for run in runs)
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def contenders(runs: Sequence[Run]) -> list[Contender]:
+    """Finished runs grouped by (framework, mode, batch size), fastest first."""
+    groups: dict[tuple, list[tuple[Run, np.ndarray]]] = {}
+    for run in _timed(runs):
+        steps = run.steady_step_seconds()
+        if steps is not None and len(steps):
+            groups.setdefault(run.group, []).append((run, steps))
+    found = [Contender(tuple(r for r, _ in members), tuple(s for _, s in members))
+             for members in groups.values()]
+    return sorted(found, key=lambda c: -c.rate)
 
 
 def compare(runs: Sequence[Run], model: str) -> Comparison:
-    best: dict[str, Run] = {}
-    for run in sorted(_timed(runs), key=lambda run: -_rate(run)):
-        best.setdefault(run.framework, run)
-    return Comparison(model, tuple(best.values()))
+    batch = primary_batch_size(runs)
+    best: dict[str, Contender] = {}
+    for contender in contenders([run for run in runs if run.group[3] == batch]):
+        best.setdefault(contender.framework, contender)
+    leaders = tuple(best.values())
+    interval = (bootstrap_speed_ratio(leaders[0].steps, leaders[1].steps)
+                if len(leaders) >= 2 else None)
+    return Comparison(model, leaders, interval)
 
 
 def summary_table(suite: Suite) -> str:
@@ -116,13 +171,19 @@ def summary_table(suite: Suite) -> str:
 def _summary_row(suite: Suite, model: str) -> list[str]:
     runs = suite.runs_of(model)
     comparison = compare(runs, model)
-    if comparison.ratio is None:
+    if comparison.interval is None:
         faster, difference = MISSING, "n/a: " + _why_not_compared(suite.frameworks, runs, comparison)
     else:
-        faster = f"{comparison.leaders[0].framework} {comparison.ratio:.2f}x"
+        ratio, low, high = comparison.interval
+        faster = f"{_leader_label(comparison.leaders[0])} {ratio:.2f}x ({low:.2f}–{high:.2f})"
         difference = "clear" if comparison.clear else "within noise"
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
     return [model_title(model), faster, difference, *losses]
+
+
+def _leader_label(contender: Contender) -> str:
+    run = contender.runs[0]
+    return f"{run.framework} ({run.mode})"
 
 
 def _why_not_compared(frameworks: Sequence[str], runs: Sequence[Run], comparison: Comparison) -> str:
@@ -142,7 +203,7 @@ def _losses_cell(runs: Sequence[Run], framework: str, comparison: Comparison) ->
     own = [run for run in runs if run.framework == framework]
     if not own:
         return MISSING
-    leader = next((run for run in comparison.leaders if run.framework == framework), None)
+    leader = next((c.runs[0] for c in comparison.leaders if c.framework == framework), None)
     run = leader or next((run for run in own if run.ok), None)
     if run is None:
         return "/".join(sorted({run.status for run in own}))
@@ -159,7 +220,7 @@ def _rate(run: Run) -> float:
     return run.number("timing", "images_per_s") or 0.0
 
 
-def _rate_range(run: Run) -> tuple[float, float]:
+def rate_range(run: Run) -> tuple[float, float]:
     median = _rate(run)
     low = run.number("timing", "images_per_s_p10")
     high = run.number("timing", "images_per_s_p90")
@@ -175,24 +236,36 @@ def model_title(model: str) -> str:
     return MODEL_TITLES.get(model, model.upper())
 
 
-def model_table(runs: Sequence[Run]) -> str:
+def model_table(runs: Sequence[Run], cpu_peak_gflops: float | None = None) -> str:
+    """One row per run. Share of peak is given on the CPU, against the
+    environment's matrix-product probe."""
     with_device = any(run.number("memory", "peak_device_bytes") is not None for run in runs)
-    headers = ["Framework", "Mode", "Images/s (p10–p90)", "ms/step", "Warm-up s (steps)",
-               "Epoch s", "Train s", "D loss", "G loss", "Peak RSS MiB",
+    headers = ["Framework", "Mode", "Images/s (p10–p90)", "ms/step", "GFLOP/s (% peak)",
+               "Warm-up s (steps)", "Epoch s", "Train s", "D loss", "G loss", "Peak RSS MiB",
                *(["Device MiB"] if with_device else []), "Params G / D"]
-    rows = [_model_row(run, with_device) for run in runs]
+    rows = [_model_row(run, with_device, cpu_peak_gflops) for run in runs]
     return markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
 
 
-def _model_row(run: Run, with_device: bool) -> list[str]:
+def _flops_cell(run: Run, cpu_peak_gflops: float | None) -> str:
+    achieved = run.number("timing", "gflops_per_s")
+    if achieved is None:
+        return MISSING
+    if cpu_peak_gflops and run.config.get("device") == "cpu":
+        return f"{achieved:.1f} ({100 * achieved / cpu_peak_gflops:.0f}%)"
+    return f"{achieved:.1f}"
+
+
+def _model_row(run: Run, with_device: bool, cpu_peak_gflops: float | None) -> list[str]:
     timing = run.timing
     mode = run.mode if run.ok else f"{run.mode} ({run.status})"
     params = run.parameter_counts
     row = [
-        run.framework,
+        run.framework + str(run.config.get("tag") or ""),
         mode,
         _rate_cell(run),
         fmt_ms(run.number("timing", "step_ms_median")),
+        _flops_cell(run, cpu_peak_gflops),
         _warmup_cell(run),
         fmt_seconds(_mean(timing.get("epoch_s"))),
         fmt_seconds(run.number("timing", "train_s")),
@@ -211,7 +284,7 @@ def _rate_cell(run: Run) -> str:
     median = run.number("timing", "images_per_s")
     if median is None:
         return MISSING
-    low, high = _rate_range(run)
+    low, high = rate_range(run)
     return f"{fmt_rate(median)} ({fmt_rate(low)}–{fmt_rate(high)})"
 
 
@@ -230,16 +303,19 @@ def _mean(values: Any) -> float | None:
 
 
 def config_table(runs: Sequence[Run]) -> str:
-    headers = ["Run", "Framework", "Model", "Mode", "Device", "Epochs", "Batch", "Train size", "Threads"]
+    headers = ["Run", "Framework", "Model", "Mode", "Device", "Epochs", "Batch", "Train size",
+               "Threads", "Framework version"]
     rows = []
     for run in runs:
         config = run.config
         train_size = config.get("train_size")
+        environment = run.result.get("environment") or {}
+        threads = environment.get("threads") or fmt_count(config.get("threads"))
         rows.append([run.name, run.framework, run.model, run.mode, str(config.get("device", MISSING)),
                      fmt_count(config.get("epochs")), fmt_count(config.get("batch_size")),
                      "all" if train_size is None and config else fmt_count(train_size),
-                     fmt_count(config.get("threads"))])
-    return markdown_table(headers, rows, "lllllrrrr")
+                     str(threads), str(environment.get("framework_version") or MISSING)])
+    return markdown_table(headers, rows, "lllllrrrrl")
 
 
 # --- runs.csv ------------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""Analytic FLOPs of a training step, from the spec alone.
+
+Counted: the multiply-adds of Dense and convolution layers, 2 FLOPs each;
+normalisation and activations are a few FLOPs per element and left out, as
+is customary. A backward pass costs twice its forward (input gradients plus
+weight gradients).
+"""
+
+from __future__ import annotations
+
+from benchmark.specs import GANSpec
+from benchmark.specs.layers import Conv2d, ConvTranspose2d, Dense, NetSpec, infer_shapes
+
+
+def forward_flops(net: NetSpec) -> int:
+    """FLOPs of one sample's forward pass through `net`."""
+    macs = 0
+    for layer, in_shape, out_shape in infer_shapes(net):
+        if isinstance(layer, Dense):
+            macs += layer.in_features * layer.out_features
+        elif isinstance(layer, Conv2d):
+            macs += out_shape[0] * out_shape[1] * layer.out_channels * layer.in_channels * layer.kernel ** 2
+        elif isinstance(layer, ConvTranspose2d):
+            macs += in_shape[0] * in_shape[1] * layer.in_channels * layer.out_channels * layer.kernel ** 2
+    return 2 * macs
+
+
+def training_flops_per_step(spec: GANSpec, batch_size: int) -> int:
+    """FLOPs of one step: n_critic D updates and one G update.
+
+    D update: G forward (no gradient), D forward and backward on a real and a
+    fake batch: g + 2d + 4d. G update: G forward, D forward, D backward for
+    input gradients only (d), G backward (2g): 3g + 2d. A gradient penalty's
+    double backward is not counted.
+    """
+    g, d = forward_flops(spec.generator), forward_flops(spec.discriminator)
+    return batch_size * (spec.n_critic * (g + 6 * d) + 3 * g + 2 * d)
