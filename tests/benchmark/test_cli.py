@@ -79,3 +79,16 @@ def test_a_tiny_benchmark_of_both_frameworks_writes_a_report(tmp_path, mnist_dat
     (run_dir / "report.md").unlink()
     rerender = run_cli("--report-only", str(run_dir))
     assert rerender.returncode == 0 and (run_dir / "report.md").read_text() == report
+
+
+def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():
+    from benchmark.cli import UsageError, build_parser, plan_runs
+
+    args = build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128", "--repeats", "2"])
+    names = [c.name for c in plan_runs(args, "cpu")]
+    assert names == ["dcgan-torch-eager-b64-r1", "dcgan-tf-xla-b64-r1", "dcgan-torch-eager-b128-r1",
+                     "dcgan-tf-xla-b128-r1", "dcgan-torch-eager-b64-r2", "dcgan-tf-xla-b64-r2",
+                     "dcgan-torch-eager-b128-r2", "dcgan-tf-xla-b128-r2"]
+    both = build_parser().parse_args(["--batch-size", "32", "--batch-sizes", "64"])
+    with pytest.raises(UsageError, match="not both"):
+        plan_runs(both, "cpu")
