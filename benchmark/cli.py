@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: CUDA when a GPU is present, else the CPU (default)")
     parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads per framework; 0: every core (default)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write TensorBoard scalars (loss/d, loss/g, speed/images_per_s) "
+                             "to RUN_DIR/runs/<run>/tensorboard, the same names for both frameworks")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
     parser.add_argument("--resume", type=Path, metavar="DIR",
@@ -155,7 +158,8 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
-                  d_lr=args.d_lr, g_lr=args.g_lr, repeat=r, tag=tag(b, r))
+                  d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
+                  repeat=r, tag=tag(b, r))
         for r in range(1, args.repeats + 1) for m in models for b in batch_sizes
         for f in frameworks for mode in modes[f]
     ]

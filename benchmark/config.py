@@ -64,6 +64,7 @@ class RunConfig:
     data_dir: str | None
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
+    tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
 

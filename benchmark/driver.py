@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from benchmark.config import RunConfig
+from benchmark.progress import Progress
 from benchmark.runner import Runner, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.timing import WARMUP_STEPS_PER_START, summarize_steps
@@ -123,10 +124,17 @@ def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.rando
     return rng.permutation(n_images)[: steps * per_step].reshape(steps, spec.n_critic, config.batch_size)
 
 
+def frame_interval(config: RunConfig, spec: GANSpec, n_images: int, frames: int) -> int:
+    """Steps between two snapshots of the sample grid (`frames` per run)."""
+    total = config.epochs * (n_images // (config.batch_size * spec.n_critic))
+    return max(1, total // max(1, frames))
+
+
 def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
-          labels: np.ndarray, seeds: Seeds, log: Callable[[str], None] = print,
+          labels: np.ndarray, seeds: Seeds, progress: Progress | None = None,
           checkpoint: Callable[[TrainState], None] | None = None,
-          resume: TrainState | None = None, log_lines_per_epoch: int = 10) -> TrainOutcome:
+          resume: TrainState | None = None,
+          on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
@@ -134,8 +142,11 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     Stops early, with status "diverged", at the first non-finite loss or
     generated image. Calls `checkpoint` after every epoch; `resume` continues
     from such a state (the runner's weights already restored by the caller).
+    `on_frame(step, samples)` receives the sample grid `frames` times a run.
     """
+    progress = progress or Progress(config.name)
     runner.load_data(images, labels)
+    every = frame_interval(config, spec, len(images), frames)
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
     sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: 0..9 cycling
     history, epoch_seconds, first_epoch = History(), [], 0
@@ -143,7 +154,7 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
         history, epoch_seconds, first_epoch = resume.history, resume.epoch_seconds, resume.epochs_done
         seeds.order.bit_generator.state = resume.order_rng
         seeds.noise.bit_generator.state = resume.noise_rng
-        log(f"resumed after epoch {first_epoch} (step {len(history)})")
+        progress.message(f"resumed after epoch {first_epoch} (step {len(history)})")
     warmup_left = WARMUP_STEPS_PER_START
     wall_offset = history.wall_s[-1] if len(history) else 0.0
     started = time.perf_counter()
@@ -156,7 +167,6 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
 
     for epoch in range(first_epoch, config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
-        log_every = max(1, len(plan) // log_lines_per_epoch)
         epoch_started = time.perf_counter()
         for step, indices in enumerate(plan):
             inputs = StepInputs.draw(spec, indices, seeds.noise)
@@ -167,17 +177,17 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history) - 1}: {losses}"
-                log(f"diverged: {reason}")
+                progress.message(f"diverged: {reason}")
                 return outcome("diverged", reason)
-            if step % log_every == 0 or step == len(plan) - 1:
-                rate = config.batch_size * spec.n_critic / (t1 - t0)
-                log(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{len(plan)} "
-                    f"d_loss {losses['d_loss']:.4f} g_loss {losses['g_loss']:.4f} {rate:.0f} img/s")
+            progress.step(len(history) - 1, epoch, config.epochs, step, len(plan), losses,
+                          config.batch_size * spec.n_critic / (t1 - t0))
+            if on_frame is not None and len(history) % every == 0:
+                on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
         epoch_seconds.append(time.perf_counter() - epoch_started)
         samples = runner.generate(sample_noise, sample_labels)
         if not np.all(np.isfinite(samples)):
             reason = f"non-finite generated images after epoch {epoch + 1} (step {len(history) - 1})"
-            log(f"diverged: {reason}")
+            progress.message(f"diverged: {reason}")
             return outcome("diverged", reason, samples)
         if checkpoint is not None:
             checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,

@@ -50,5 +50,9 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     _atomic(path, lambda h: np.save(h, array))
 
 
+def write_npz(path: Path, **arrays: np.ndarray) -> None:
+    _atomic(path, lambda h: np.savez(h, **arrays))
+
+
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -19,11 +19,14 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from benchmark import io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
+from benchmark.progress import Progress
 from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
@@ -31,6 +34,34 @@ from benchmark.weights import initial_weights
 
 RESULT_SCHEMA_VERSION = 1
 CHECKPOINT = "checkpoint"
+FRAMES = "frames.npz"
+
+
+class Frames:
+    """The sample grid through training: steps (K,) and uint8 images
+    (K, N, H, W, C), for the report's animation."""
+
+    def __init__(self, steps: list[int], images: list[np.ndarray]) -> None:
+        self.steps, self.images = steps, images
+
+    @classmethod
+    def load(cls, path: Path, before_step: int) -> "Frames":
+        """Frames already saved by an interrupted attempt, up to its checkpoint."""
+        if not before_step or not path.exists():
+            return cls([], [])
+        with np.load(path) as saved:
+            keep = saved["steps"] < before_step
+            return cls(saved["steps"][keep].tolist(), list(saved["images"][keep]))
+
+    def add(self, step: int, samples: np.ndarray) -> None:
+        if self.steps and self.steps[-1] == step:
+            return
+        self.steps.append(step)
+        self.images.append(np.round((np.clip(samples, -1, 1) + 1) * 127.5).astype(np.uint8))
+
+    def save(self, path: Path) -> None:
+        if self.steps:
+            io.write_npz(path, steps=np.asarray(self.steps, np.int64), images=np.stack(self.images))
 
 
 def spec_for(config: RunConfig) -> GANSpec:
@@ -68,7 +99,9 @@ def load_checkpoint(run_dir: Path) -> Path | None:
 def run(run_dir: Path) -> dict:
     config = RunConfig.from_dict(io.read_json(run_dir / "config.json"))
     spec = spec_for(config)
-    log = lambda line: print(f"[{config.name}] {line}", flush=True)  # noqa: E731
+    progress = Progress(config.name, on_line=lambda line: io.write_json(run_dir / "progress.json", {
+        "line": line, "updated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}),
+        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
 
     images, labels = load_mnist("train", data_dir=config.data_dir)
     if config.train_size is not None:
@@ -86,16 +119,22 @@ def run(run_dir: Path) -> dict:
     else:
         runner.import_weights(initial_weights(spec, seeds.init))
     build_s = time.perf_counter() - built
-    log(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} epoch(s), "
-        f"batch {config.batch_size}, mode {config.mode}")
+    progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
+                     f"epoch(s), batch {config.batch_size}, mode {config.mode}")
 
-    def report_progress(line: str) -> None:
-        log(line)
-        io.write_json(run_dir / "progress.json", {
-            "line": line, "updated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    frames = Frames.load(run_dir / FRAMES, before_step=len(resume.history) if resume else 0)
 
-    outcome = train(runner, spec, config, images, labels, seeds, log=report_progress,
-                    checkpoint=lambda state: save_checkpoint(run_dir, runner, state), resume=resume)
+    def checkpoint(state: TrainState) -> None:
+        save_checkpoint(run_dir, runner, state)
+        frames.save(run_dir / FRAMES)
+
+    try:
+        outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
+                        checkpoint=checkpoint, resume=resume, on_frame=frames.add)
+    finally:
+        progress.close()
+    frames.add(len(outcome.history) - 1, outcome.samples)
+    frames.save(run_dir / FRAMES)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)
 
@@ -126,7 +165,8 @@ def run(run_dir: Path) -> dict:
             "d_loss": sum(history.d_loss[-tail:]) / tail if len(history) else None,
             "g_loss": sum(history.g_loss[-tail:]) / tail if len(history) else None,
         },
-        "files": {"history": "history.csv", "samples": "samples.npy", "checkpoint": CHECKPOINT},
+        "files": {"history": "history.csv", "samples": "samples.npy", "frames": FRAMES,
+                  "checkpoint": CHECKPOINT},
     }
 
 

@@ -154,6 +154,29 @@ def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float
     return figure
 
 
+def evolution_gif(steps: Sequence[int], frames: np.ndarray, scale: int = 2,
+                  frame_ms: int = 600) -> bytes:
+    """An animated GIF of the sample grid through training, each frame
+    captioned with its step; `frames` is uint8 (K, N, H, W, C)."""
+    from PIL import Image, ImageDraw
+
+    pictures = []
+    for step, images in zip(steps, frames):
+        grid = tile(images.astype(np.float32) / 127.5 - 1.0)  # [0, 1], white gutters
+        picture = Image.fromarray(np.round(grid * 255).astype(np.uint8), mode="L")
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        captioned = Image.new("L", (picture.width, picture.height + 16), 255)
+        captioned.paste(picture, (0, 16))
+        ImageDraw.Draw(captioned).text((4, 2), f"step {step + 1}", fill=0)
+        pictures.append(captioned)
+    buffer = io.BytesIO()
+    # The last frame lingers so the final samples can be read.
+    durations = [frame_ms] * (len(pictures) - 1) + [frame_ms * 4]
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=0)
+    return buffer.getvalue()
+
+
 def save_png(figure: Figure, path: Path) -> None:
     """Atomically (benchmark.io): a temporary file beside `path`, then a rename."""
     buffer = io.BytesIO()

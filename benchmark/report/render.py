@@ -16,15 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.io import write_text
-from benchmark.report.plots import (batch_sweep_figure, loss_figure, palette, samples_figure,
-                                    save_png, throughput_figure)
+from benchmark.io import write_bytes, write_text
+from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
+                                    samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.tables import (MISSING, config_table, contenders, fmt_duration, model_table,
                                      model_title, primary_batch_size, runs_csv, summary_table)
 
-# model -> (alt text, path relative to RUN_DIR) of each figure drawn for it
-FigureLinks = dict[str, list[tuple[str, str]]]
+# model -> the Markdown image links of its figures (paths relative to RUN_DIR)
+FigureLinks = dict[str, list[str]]
 
 
 def render_report(run_dir: Path) -> Path:
@@ -50,27 +50,36 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
         if curves:
             path = f"figures/loss_{_slug(model)}.png"
             save_png(loss_figure(title, curves, colors), run_dir / path)
-            links[model].append((f"{title} loss curves", path))
+            links[model].append(f"![{title} loss curves]({path})")
         speed = contenders(runs)
         batch = primary_batch_size(runs)
         bars = {c.label: c.throughput() for c in speed if c.batch_size == batch}
         if bars:
             path = f"figures/throughput_{_slug(model)}.png"
             save_png(throughput_figure(title, bars, colors), run_dir / path)
-            links[model].append((f"{title} throughput", path))
+            links[model].append(f"![{title} throughput]({path})")
         if len({c.batch_size for c in speed}) > 1:
             lines: dict[str, list] = {}
             for c in speed:
                 lines.setdefault(c.label, []).append((c.batch_size, *c.throughput()[:3]))
             path = f"figures/batch_sweep_{_slug(model)}.png"
             save_png(batch_sweep_figure(title, lines, colors), run_dir / path)
-            links[model].append((f"{title} throughput against batch size", path))
+            links[model].append(f"![{title} throughput against batch size]({path})")
+        animations = []
+        for run in runs:
+            frames = run.frames()
+            if frames is not None and len(frames[0]):
+                path = f"figures/evolution_{_slug(run.name)}.gif"
+                write_bytes(run_dir / path, evolution_gif(*frames))
+                animations.append(f"![{run.label}: samples through training]({path})")
+        if animations:
+            links[model].append(" ".join(animations))
         panels = [(run.label, samples) for run in runs
                   if (samples := run.samples()) is not None and len(samples)]
         if panels:
             path = f"figures/samples_{_slug(model)}.png"
             save_png(samples_figure(title, panels), run_dir / path)
-            links[model].append((f"{title} samples", path))
+            links[model].append(f"![{title} samples]({path})")
     return links
 
 
@@ -118,10 +127,10 @@ def summary_section(suite: Suite) -> str:
             + summary_table(suite))
 
 
-def model_section(suite: Suite, model: str, figures: list[tuple[str, str]]) -> str:
+def model_section(suite: Suite, model: str, figures: list[str]) -> str:
     peak = finite(suite.environment.get("cpu_peak_gflops"))
     parts = [f"## {model_title(model)}", model_table(suite.runs_of(model), peak)]
-    parts += [f"![{alt}]({path})" for alt, path in figures]
+    parts += figures
     return "\n\n".join(parts)
 
 

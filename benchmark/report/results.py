@@ -116,6 +116,14 @@ class Run:
         """(model, framework, mode, batch size): repeats of a group are pooled."""
         return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0))
 
+    def frames(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(steps (K,), uint8 sample grids (K, N, H, W, C)) through training."""
+        path = self.file("frames", "frames.npz")
+        if not path.is_file():
+            return None
+        with np.load(path) as saved:
+            return saved["steps"], saved["images"]
+
     def samples(self) -> np.ndarray | None:
         path = self.file("samples", "samples.npy")
         return np.load(path) if path.is_file() else None

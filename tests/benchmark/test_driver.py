@@ -2,12 +2,14 @@
 warm-up kept out of the statistics, divergence caught, runs reproducible."""
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
 
 from benchmark.config import RunConfig
 from benchmark.driver import Seeds, epoch_batches, train
+from benchmark.progress import Progress
 from benchmark.runner import RunnerOptions
 from benchmark.specs import OptimizerSpec, get_spec
 from benchmark.timing import summarize_steps
@@ -57,7 +59,8 @@ def _train_torch(spec, cfg, images):
     seeds = Seeds.from_seed(cfg.seed)
     runner = torch_runner.TorchRunner(spec, RunnerOptions())
     runner.import_weights(initial_weights(spec, seeds.init))
-    return train(runner, spec, cfg, images, np.arange(len(images)) % 10, seeds, log=lambda line: None)
+    return train(runner, spec, cfg, images, np.arange(len(images)) % 10, seeds,
+                 progress=Progress(cfg.name, stream=io.StringIO()))
 
 
 def test_same_seed_gives_the_same_loss_curve(mnist_train):
