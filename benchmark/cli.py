@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the interrupted suite in DIR: finished runs are kept, unfinished "
                              "ones continue from their last epoch checkpoint. Other flags must match "
                              "the original run's, or be left out")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"),
+                        help="write --out/compare-<A>-vs-<B>.md: the speed and loss differences of "
+                             "two result folders (two machines, two versions); trains nothing")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser
@@ -189,13 +192,19 @@ def prepare_out_dir(out: Path, run_id: str) -> Path:
     out_dir = out / run_id
     if out_dir.exists():
         raise UsageError(f"{out_dir} already exists; choose another --run-id or --out")
+    prepare_out(out)
+    return out_dir
+
+
+def prepare_out(out: Path) -> Path:
+    """--out, created if needed; exit 2 if it cannot be written."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--out {out}: cannot create it ({error.strerror})") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: not writable; choose a folder you can write to")
-    return out_dir
+    return out
 
 
 def check_frameworks(frameworks: list[str]) -> None:
@@ -247,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.report_only:
             return report_only(args.report_only)
+        if args.compare:
+            return compare_runs(*args.compare, args.out)
         if args.resume:
             out_dir, configs, plan = resume_plan(args, argv)
             options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout)
@@ -282,6 +293,16 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{r['config']['model']}-{r['framework']} ({r['status']})" for r in failed),
               file=sys.stderr)
         return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def compare_runs(dir_a: Path, dir_b: Path, out: Path) -> int:
+    for directory in (dir_a, dir_b):
+        if not (directory / "results.json").is_file():
+            raise UsageError(f"--compare {directory}: no results.json there")
+    from benchmark.report.compare import render_comparison
+
+    print(f"comparison: {render_comparison(dir_a, dir_b, prepare_out(out))}")
     return EXIT_OK
 
 
