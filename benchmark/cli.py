@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override every model's discriminator learning rate (default: the paper's)")
     parser.add_argument("--g-lr", type=positive_float, metavar="LR",
                         help="override every model's generator learning rate (default: the paper's)")
+    parser.add_argument("--quality-samples", type=non_negative_int, metavar="N",
+                        help="generated images scored (FID, KID, precision/recall, ...) at each "
+                             "epoch end; 0 skips scoring (default: the profile's, 10000 or 500 in smoke)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, data order and noise (default 0)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder with the four MNIST IDX files (.gz or raw); default: "
@@ -160,12 +163,23 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                   epochs=args.epochs or profile.epochs, batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
+                  quality_samples=(profile.quality_samples if args.quality_samples is None
+                                   else args.quality_samples),
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
                   repeat=r, tag=tag(b, r))
         for r in range(1, args.repeats + 1) for m in models for b in batch_sizes
         for f in frameworks for mode in modes[f]
     ]
+
+
+def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -> None:
+    """Computes (once; then cached on disk) the real-data statistics that every
+    worker's quality scores compare against, so no run pays for it."""
+    if any(c.quality_samples for c in configs):
+        from benchmark.metrics import reference_stats
+
+        reference_stats(data_dir)
 
 
 def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
@@ -223,7 +237,7 @@ def check_frameworks(frameworks: list[str]) -> None:
 
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--profile", "--epochs", "--batch-size",
-              "--batch-sizes", "--repeats",
+              "--batch-sizes", "--repeats", "--quality-samples",
               "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
 
 
@@ -271,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
             command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
             options = SuiteOptions(command, settings, args.run_timeout)
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
-        check_data(Path(configs[0].data_dir) if configs[0].data_dir else None, configs)
+        data_dir = Path(configs[0].data_dir) if configs[0].data_dir else None
+        check_data(data_dir, configs)
+        prepare_quality_reference(data_dir, configs)
         if not args.resume:
             run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{configs[0].device}"
             out_dir = prepare_out_dir(args.out, run_id)

@@ -31,13 +31,14 @@ class Profile:
     batch_size: int
     train_size: int | None
     sample_count: int = 64  # images in the sample grid, from one fixed noise set
+    quality_samples: int = 10_000  # generated images scored at each epoch end (0: none)
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", "seconds per run: checks that everything runs", epochs=1,
-                batch_size=32, train_size=640, sample_count=16),
+                batch_size=32, train_size=640, sample_count=16, quality_samples=500),
         Profile("quick", "default on CPU: one epoch of the 60k train split", epochs=1,
                 batch_size=128, train_size=None),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
@@ -62,6 +63,7 @@ class RunConfig:
     seed: int
     threads: int
     data_dir: str | None
+    quality_samples: int = 0  # generated images scored at each epoch end
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
     tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard

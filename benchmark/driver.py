@@ -5,7 +5,8 @@ Randomness comes from numpy only, split from the run's seed:
   init    -> the canonical initial weights,
   order   -> the permutation of the training set, epoch by epoch,
   noise   -> every step's latent vectors, fake labels and mixing weights,
-  samples -> the fixed latent vectors of the sample grid.
+  samples -> the fixed latent vectors of the sample grid,
+  quality -> the fixed latent vectors scored for sample quality.
 Two frameworks given the same seed therefore see identical data and noise.
 """
 
@@ -31,12 +32,14 @@ class Seeds:
     order: np.random.Generator
     noise: np.random.Generator
     samples: np.random.Generator
+    quality: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: int) -> "Seeds":
-        init, order, noise, samples = np.random.SeedSequence(seed).spawn(4)
+        init, order, noise, samples, quality = np.random.SeedSequence(seed).spawn(5)
         return cls(int(init.generate_state(1)[0]), np.random.default_rng(order),
-                   np.random.default_rng(noise), np.random.default_rng(samples))
+                   np.random.default_rng(noise), np.random.default_rng(samples),
+                   np.random.default_rng(quality))
 
 
 @dataclass
@@ -90,16 +93,18 @@ class TrainState:
     epoch_seconds: list[float]
     order_rng: dict  # numpy bit-generator states
     noise_rng: dict
+    quality: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"epochs_done": self.epochs_done, "history": self.history.to_dict(),
                 "epoch_seconds": self.epoch_seconds, "order_rng": self.order_rng,
-                "noise_rng": self.noise_rng}
+                "noise_rng": self.noise_rng, "quality": self.quality}
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainState":
         return cls(values["epochs_done"], History.from_dict(values["history"]),
-                   list(values["epoch_seconds"]), values["order_rng"], values["noise_rng"])
+                   list(values["epoch_seconds"]), values["order_rng"], values["noise_rng"],
+                   list(values.get("quality", [])))
 
 
 @dataclass
@@ -111,6 +116,9 @@ class TrainOutcome:
     samples: np.ndarray  # (sample_count, H, W, C) from the fixed sample noise
     reason: str | None = None
     resumed_from_epoch: int | None = None
+    # one entry per epoch end: epoch, step, train_s (training wall time so far),
+    # eval_s, and the evaluator's scores
+    quality: list[dict] = field(default_factory=list)
 
 
 def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.random.Generator) -> np.ndarray:
@@ -134,7 +142,8 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
           labels: np.ndarray, seeds: Seeds, progress: Progress | None = None,
           checkpoint: Callable[[TrainState], None] | None = None,
           resume: TrainState | None = None,
-          on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12) -> TrainOutcome:
+          on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12,
+          quality: Callable[[Runner], dict[str, float]] | None = None) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
@@ -142,28 +151,32 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     Stops early, with status "diverged", at the first non-finite loss or
     generated image. Calls `checkpoint` after every epoch; `resume` continues
     from such a state (the runner's weights already restored by the caller).
-    `on_frame(step, samples)` receives the sample grid `frames` times a run.
+    `on_frame(step, samples)` receives the sample grid `frames` times a run;
+    `quality(runner)` scores the generator at every epoch end. Time spent on
+    frames, scores and checkpoints is left out of the training wall clock.
     """
     progress = progress or Progress(config.name)
     runner.load_data(images, labels)
     every = frame_interval(config, spec, len(images), frames)
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
     sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: 0..9 cycling
-    history, epoch_seconds, first_epoch = History(), [], 0
+    history, epoch_seconds, first_epoch, scores = History(), [], 0, []
     if resume is not None:
         history, epoch_seconds, first_epoch = resume.history, resume.epoch_seconds, resume.epochs_done
+        scores = resume.quality
         seeds.order.bit_generator.state = resume.order_rng
         seeds.noise.bit_generator.state = resume.noise_rng
         progress.message(f"resumed after epoch {first_epoch} (step {len(history)})")
     warmup_left = WARMUP_STEPS_PER_START
     wall_offset = history.wall_s[-1] if len(history) else 0.0
     started = time.perf_counter()
+    paused = 0.0  # seconds of frames, scoring and checkpoints: not training time
 
     def outcome(status: str, reason: str | None = None, samples: np.ndarray | None = None) -> TrainOutcome:
         if samples is None:
             samples = runner.generate(sample_noise, sample_labels)
         return TrainOutcome(status, history, epoch_seconds, _timing(history, config, spec), samples,
-                            reason, first_epoch if resume is not None else None)
+                            reason, first_epoch if resume is not None else None, scores)
 
     for epoch in range(first_epoch, config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
@@ -173,7 +186,7 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             t0 = time.perf_counter()
             losses = runner.train_step(inputs)
             t1 = time.perf_counter()
-            history.append(epoch, losses, t1 - t0, wall_offset + t1 - started, warmup_left > 0)
+            history.append(epoch, losses, t1 - t0, wall_offset + t1 - started - paused, warmup_left > 0)
             warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history) - 1}: {losses}"
@@ -183,15 +196,25 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
                           config.batch_size * spec.n_critic / (t1 - t0))
             if on_frame is not None and len(history) % every == 0:
                 on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
-        epoch_seconds.append(time.perf_counter() - epoch_started)
+                paused += time.perf_counter() - t1
+        epoch_ended = time.perf_counter()
+        epoch_seconds.append(epoch_ended - epoch_started)
         samples = runner.generate(sample_noise, sample_labels)
         if not np.all(np.isfinite(samples)):
             reason = f"non-finite generated images after epoch {epoch + 1} (step {len(history) - 1})"
             progress.message(f"diverged: {reason}")
             return outcome("diverged", reason, samples)
+        if quality is not None:
+            scored = time.perf_counter()
+            found = quality(runner)
+            scores.append({"epoch": epoch + 1, "step": len(history) - 1, "train_s": history.wall_s[-1],
+                           "eval_s": time.perf_counter() - scored, **found})
+            progress.message(f"epoch {epoch + 1}: FID {found['fid']:.2f}, KID {found['kid_mean']:.4f}, "
+                             f"precision {found['precision']:.3f}, recall {found['recall']:.3f}")
         if checkpoint is not None:
             checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
-                                  seeds.noise.bit_generator.state))
+                                  seeds.noise.bit_generator.state, scores))
+        paused += time.perf_counter() - epoch_ended
     return outcome("ok")
 
 

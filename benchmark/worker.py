@@ -27,6 +27,7 @@ from benchmark.data import load_mnist, seeded_subset
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
 from benchmark.progress import Progress
+from benchmark.quality import QualityProbe
 from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
@@ -128,9 +129,11 @@ def run(run_dir: Path) -> dict:
         save_checkpoint(run_dir, runner, state)
         frames.save(run_dir / FRAMES)
 
+    quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir)
+               if config.quality_samples else None)
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume, on_frame=frames.add)
+                        checkpoint=checkpoint, resume=resume, on_frame=frames.add, quality=quality)
     finally:
         progress.close()
     frames.add(len(outcome.history) - 1, outcome.samples)
@@ -161,6 +164,8 @@ def run(run_dir: Path) -> dict:
                    "flops_per_step": flops, "gflops_per_s": flops / median_s / 1e9},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
+        "quality": outcome.quality[-1] if outcome.quality else None,
+        "quality_history": outcome.quality,
         "final_losses": {  # mean of the last 10% of steps: single steps are noisy
             "d_loss": sum(history.d_loss[-tail:]) / tail if len(history) else None,
             "g_loss": sum(history.g_loss[-tail:]) / tail if len(history) else None,

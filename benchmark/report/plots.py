@@ -154,6 +154,26 @@ def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float
     return figure
 
 
+def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float, float]]],
+                   colors: Mapping[str, str]) -> Figure:
+    """FID and recall against training wall-clock time, one line per run;
+    `curves` maps a label to (train seconds, FID, recall) at each epoch end."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(11, 3.8), layout="constrained")
+        axes = figure.subplots(1, 2)
+        for label, points in curves.items():
+            seconds, fid, recall = (np.asarray(v, dtype=np.float64) for v in zip(*points))
+            axes[0].plot(seconds, fid, marker="o", color=colors.get(label), label=label)
+            axes[1].plot(seconds, recall, marker="o", color=colors.get(label), label=label)
+        for ax, name in zip(axes, ("FID (lower is better)", "recall (higher is better)")):
+            ax.set_xlabel("training wall-clock time (s)")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+        axes[0].legend()
+        figure.suptitle(f"{title}: sample quality against training time (scored at epoch ends)")
+    return figure
+
+
 def evolution_gif(steps: Sequence[int], frames: np.ndarray, scale: int = 2,
                   frame_ms: int = 600) -> bytes:
     """An animated GIF of the sample grid through training, each frame

@@ -18,10 +18,11 @@ from typing import Sequence
 
 from benchmark.io import write_bytes, write_text
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
-                                    samples_figure, save_png, throughput_figure)
+                                    quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.tables import (MISSING, config_table, contenders, fmt_duration, model_table,
-                                     model_title, primary_batch_size, runs_csv, summary_table)
+                                     model_title, primary_batch_size, quality_table, runs_csv,
+                                     summary_table)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR)
 FigureLinks = dict[str, list[str]]
@@ -65,6 +66,12 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/batch_sweep_{_slug(model)}.png"
             save_png(batch_sweep_figure(title, lines, colors), run_dir / path)
             links[model].append(f"![{title} throughput against batch size]({path})")
+        scored = {run.label: [(q["train_s"], q["fid"], q["recall"]) for q in run.result["quality_history"]]
+                  for run in runs if run.ok and run.result.get("quality_history")}
+        if scored:
+            path = f"figures/quality_{_slug(model)}.png"
+            save_png(quality_figure(title, scored, colors), run_dir / path)
+            links[model].append(f"![{title} quality against training time]({path})")
         animations = []
         for run in runs:
             frames = run.frames()
@@ -122,14 +129,21 @@ def summary_section(suite: Suite) -> str:
     return ("## Summary\n\n"
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
             "with its 95% bootstrap interval (repeats, then steps, resampled). "
-            "*Difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
-            "it does not. Losses: mean of the last 10% of steps.\n\n"
+            "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
+            "it does not. *Better samples*: lower FID of each framework's best run, on the "
+            "features of an MNIST classifier (docs/metrics.md); \"clear\" when their KIDs differ "
+            "by more than twice their combined standard deviation. Losses: mean of the last "
+            "10% of steps.\n\n"
             + summary_table(suite))
 
 
 def model_section(suite: Suite, model: str, figures: list[str]) -> str:
     peak = finite(suite.environment.get("cpu_peak_gflops"))
-    parts = [f"## {model_title(model)}", model_table(suite.runs_of(model), peak)]
+    runs = suite.runs_of(model)
+    parts = [f"## {model_title(model)}", "### Speed", model_table(runs, peak)]
+    quality = quality_table(runs)
+    if quality:
+        parts += ["### Sample quality", quality]
     parts += figures
     return "\n\n".join(parts)
 

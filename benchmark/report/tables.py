@@ -163,9 +163,62 @@ def compare(runs: Sequence[Run], model: str) -> Comparison:
 
 
 def summary_table(suite: Suite) -> str:
-    headers = ["Model", "Faster", "Difference", *(f"{fw} D / G loss" for fw in suite.frameworks)]
+    headers = ["Model", "Faster (95% interval)", "Speed difference", "Better samples (FID)",
+               "Quality difference", *(f"{fw} D / G loss" for fw in suite.frameworks)]
     rows = [_summary_row(suite, model) for model in suite.models]
-    return markdown_table(headers, rows, "lll" + "r" * len(suite.frameworks))
+    return markdown_table(headers, rows, "lllll" + "r" * len(suite.frameworks))
+
+
+# --- Quality -------------------------------------------------------------------
+
+QUALITY_COLUMNS = (  # key, header, format
+    ("fid", "FID ↓", "{:.2f}"), ("kid_mean", "KID ↓", "{:.4f}"), ("precision", "Precision ↑", "{:.3f}"),
+    ("recall", "Recall ↑", "{:.3f}"), ("density", "Density", "{:.3f}"),
+    ("coverage", "Coverage ↑", "{:.3f}"), ("classifier_score", "Classifier score ↑", "{:.2f}"),
+    ("classes_covered", "Classes", "{:.0f}"), ("label_accuracy", "Label acc. ↑", "{:.3f}"),
+)
+
+
+def quality_of(run: Run) -> dict[str, float] | None:
+    scores = run.result.get("quality")
+    return scores if isinstance(scores, dict) and finite(scores.get("fid")) is not None else None
+
+
+def quality_table(runs: Sequence[Run]) -> str | None:
+    """One row per scored run; None when no run was scored."""
+    scored = [(run, q) for run in runs if (q := quality_of(run))]
+    if not scored:
+        return None
+    columns = [c for c in QUALITY_COLUMNS if any(finite(q.get(c[0])) is not None for _, q in scored)]
+    headers = ["Framework", "Mode", "Samples", *(header for _, header, _ in columns)]
+    rows = []
+    for run, q in scored:
+        cells = [run.framework + str(run.config.get("tag") or ""), run.mode, fmt_count(q.get("num_samples"))]
+        for key, _, fmt in columns:
+            value = finite(q.get(key))
+            cell = MISSING if value is None else fmt.format(value)
+            if key == "kid_mean" and finite(q.get("kid_std")) is not None:
+                cell += f" ± {q['kid_std']:.4f}"
+            cells.append(cell)
+        rows.append(cells)
+    return markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
+
+
+def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
+    """(better framework by FID, whether KID separates them beyond 2 standard errors)."""
+    best: dict[str, tuple[Run, dict]] = {}
+    for run in runs:
+        q = quality_of(run)
+        if q and (run.framework not in best or q["fid"] < best[run.framework][1]["fid"]):
+            best[run.framework] = (run, q)
+    if len(best) < 2:
+        return MISSING, "n/a: " + ("no quality scores" if not best else f"only {next(iter(best))} scored")
+    (run_a, a), (run_b, b) = sorted(best.values(), key=lambda item: item[1]["fid"])[:2]
+    better = f"{run_a.framework} ({a['fid']:.2f} vs {b['fid']:.2f})"
+    spread = (a.get("kid_std", 0.0) ** 2 + b.get("kid_std", 0.0) ** 2) ** 0.5
+    if abs(b["kid_mean"] - a["kid_mean"]) > 2 * spread and b["kid_mean"] > a["kid_mean"]:
+        return better, "clear (KID)"
+    return better, "within noise (KID)"
 
 
 def _summary_row(suite: Suite, model: str) -> list[str]:
@@ -178,7 +231,7 @@ def _summary_row(suite: Suite, model: str) -> list[str]:
         faster = f"{_leader_label(comparison.leaders[0])} {ratio:.2f}x ({low:.2f}–{high:.2f})"
         difference = "clear" if comparison.clear else "within noise"
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
-    return [model_title(model), faster, difference, *losses]
+    return [model_title(model), faster, difference, *quality_verdict(runs), *losses]
 
 
 def _leader_label(contender: Contender) -> str:
@@ -321,9 +374,10 @@ def config_table(runs: Sequence[Run]) -> str:
 # --- runs.csv ------------------------------------------------------------------
 
 CSV_COLUMNS = ("name", "framework", "model", "mode", "status", "images_per_s", "images_per_s_p10",
-               "images_per_s_p90", "step_ms_median", "warmup_s", "train_s", "final_d_loss",
-               "final_g_loss", "peak_rss_mib", "peak_device_mib", "epochs", "batch_size",
-               "train_size", "seed", "reason")
+               "images_per_s_p90", "step_ms_median", "gflops_per_s", "warmup_s", "train_s",
+               "final_d_loss", "final_g_loss", *(key for key, _, _ in QUALITY_COLUMNS), "kid_std",
+               "peak_rss_mib", "peak_device_mib", "epochs", "batch_size", "train_size", "seed",
+               "repeat", "reason")
 
 
 def runs_csv(runs: Sequence[Run]) -> str:
@@ -344,11 +398,14 @@ def _csv_record(run: Run) -> dict[str, Any]:
         "name": run.name, "framework": run.framework, "model": run.model, "mode": run.mode,
         "status": run.status,
         **{key: run.number("timing", key) for key in
-           ("images_per_s", "images_per_s_p10", "images_per_s_p90", "step_ms_median", "warmup_s", "train_s")},
+           ("images_per_s", "images_per_s_p10", "images_per_s_p90", "step_ms_median", "gflops_per_s",
+            "warmup_s", "train_s")},
+        **{key: finite((quality_of(run) or {}).get(key)) for key in
+           (*(key for key, _, _ in QUALITY_COLUMNS), "kid_std")},
         "final_d_loss": run.number("final_losses", "d_loss"),
         "final_g_loss": run.number("final_losses", "g_loss"),
         "peak_rss_mib": None if rss is None else rss / MIB,
         "peak_device_mib": None if device is None else device / MIB,
-        **{key: config.get(key) for key in ("epochs", "batch_size", "train_size", "seed")},
+        **{key: config.get(key) for key in ("epochs", "batch_size", "train_size", "seed", "repeat")},
         "reason": run.result.get("reason"),
     }

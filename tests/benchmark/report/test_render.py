@@ -194,7 +194,7 @@ def test_summary_names_faster_framework_and_ratio(report: str) -> None:
 def test_summary_shows_final_losses_per_framework(suite_dir: Path, report: str) -> None:
     dcgan, _ = table_rows(section(report, "## Summary"))
     losses = json.loads((suite_dir / "runs/dcgan-torch-eager/result.json").read_text())["final_losses"]
-    assert dcgan[3] == f"{losses['d_loss']:.3f} / {losses['g_loss']:.3f}"
+    assert dcgan[5] == f"{losses['d_loss']:.3f} / {losses['g_loss']:.3f}"
 
 
 def test_model_table_has_a_row_per_run(report: str) -> None:
@@ -258,7 +258,7 @@ def test_suite_with_only_failed_runs_renders(tmp_path: Path) -> None:
             write_failed_run(tmp_path, ("dcgan", "tf", "xla"), "ImportError: no tensorflow")]
     report = render_report(write_results(tmp_path, runs, ["dcgan"])).read_text(encoding="utf-8")
     [row] = table_rows(section(report, "## Summary"))
-    assert row == ["DCGAN", "–", "n/a: torch failed, tf failed", "failed", "failed"]
+    assert row == ["DCGAN", "–", "n/a: torch failed, tf failed", "–", "n/a: no quality scores", "failed", "failed"]
     assert "![" not in report
     assert "ImportError: no torch" in section(report, "## Failed runs")
     assert len(pd.read_csv(tmp_path / "runs.csv")) == 2
@@ -270,7 +270,7 @@ def test_model_with_one_finished_framework_is_not_compared(tmp_path: Path) -> No
     report = render_report(write_results(tmp_path, runs, ["wgan"])).read_text(encoding="utf-8")
     [row] = table_rows(section(report, "## Summary"))
     assert row[1:3] == ["–", "n/a: tf diverged"]
-    assert row[4] == "diverged"
+    assert row[6] == "diverged"
     assert "non-finite loss at step 299" in section(report, "## Failed runs")
     assert (tmp_path / "figures/loss_wgan.png").stat().st_size > 0
 
