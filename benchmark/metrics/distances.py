@@ -1,0 +1,240 @@
+"""Distances between two sets of features: FID, KID, precision/recall/density/coverage.
+
+Numpy (and scipy's ``sqrtm``) only. Features are (N, D) arrays; the metrics
+here know nothing of images or of the classifier that made the features.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.linalg
+
+__all__ = [
+    "gaussian_stats",
+    "frechet_distance",
+    "kid",
+    "polynomial_mmd2",
+    "knn_radii",
+    "prdc",
+]
+
+# pytorch-fid's remedy for a singular product of covariances: add this to both diagonals.
+SQRTM_EPS = 1e-6
+# sqrtm's relative error ||X @ X - A||_F / ||A||_F above which the offset is added.
+SQRTM_MAX_REL_ERROR = 1e-5
+# A complex sqrtm whose diagonal has imaginary parts above this is an error, not rounding.
+SQRTM_IMAG_ATOL = 1e-3
+# Rows of a distance block: 1024 x 10k float32 distances are 40 MB.
+CHUNK_ROWS = 1024
+
+
+# --- Frechet distance -----------------------------------------------------------------
+
+
+def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and unbiased covariance (D, D) of ``features`` (N, D), in float64."""
+    features = _as_features(features, min_rows=2)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017).
+
+    ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), as pytorch-fid
+    computes it: when the square root is inaccurate or not finite (a singular
+    product), ``SQRTM_EPS`` is added to both diagonals and it is taken again;
+    imaginary parts from rounding are dropped, larger ones raise ValueError.
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
+        raise ValueError(
+            f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}"
+        )
+    diff = mu1 - mu2
+    covmean = _sqrtm(sigma1 @ sigma2)
+    if covmean is None:
+        offset = np.eye(len(mu1)) * SQRTM_EPS
+        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset), strict=False)
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=SQRTM_IMAG_ATOL):
+            raise ValueError(f"sqrtm has an imaginary component of {np.max(np.abs(covmean.imag)):.3g}")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def _sqrtm(matrix: np.ndarray, strict: bool = True) -> np.ndarray | None:
+    """scipy's square root, or None (when ``strict``) if it is not finite or inaccurate.
+
+    The error is measured here because sqrtm's ``disp=False`` estimate is
+    deprecated (scipy 1.16) and goes away.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # singular-matrix notices; judged below
+        root = scipy.linalg.sqrtm(matrix)
+    if not strict:
+        return root
+    if not np.isfinite(root).all():
+        return None
+    error = np.linalg.norm(root @ root - matrix, "fro") / max(np.linalg.norm(matrix, "fro"), 1e-300)
+    return root if error <= SQRTM_MAX_REL_ERROR else None
+
+
+# --- Kernel Inception Distance --------------------------------------------------------
+
+
+def kid(
+    real: np.ndarray,
+    fake: np.ndarray,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Kernel distance (Binkowski et al. 2018): mean and std of the unbiased MMD^2.
+
+    Polynomial kernel k(x, y) = (x.y / D + 1)^3; ``num_subsets`` pairs of
+    random subsets of ``subset_size`` (capped at the smaller set's size), drawn
+    without replacement within a subset, as torch-fidelity's defaults do.
+    The std is the population std over subsets (numpy's default, torch-fidelity's too).
+    """
+    real, fake = _as_features(real, min_rows=2), _as_features(fake, min_rows=2)
+    _check_dims(real, fake)
+    m = min(subset_size, len(real), len(fake))
+    real32, fake32 = real.astype(np.float32), fake.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    scores = np.empty(num_subsets)
+    for i in range(num_subsets):
+        # Subset i: real rows first, then fake rows, from one generator (tests replay it).
+        x = real32[rng.choice(len(real), m, replace=False)]
+        y = fake32[rng.choice(len(fake), m, replace=False)]
+        scores[i] = polynomial_mmd2(x, y)
+    return float(scores.mean()), float(scores.std())
+
+
+def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 between x (m, D) and y (m, D) under k(a, b) = (a.b / D + 1)^3.
+
+    The kernel matrices' diagonals k(x_i, x_i) are left out of the within-set means.
+    """
+    m, dim = x.shape
+    if y.shape != x.shape or m < 2:
+        raise ValueError(f"need two equal (m >= 2, D) sets, got {x.shape} and {y.shape}")
+    k_xx, k_yy, k_xy = _poly_kernel(x, x, dim), _poly_kernel(y, y, dim), _poly_kernel(x, y, dim)
+    sum_xx = k_xx.sum(dtype=np.float64) - np.trace(k_xx, dtype=np.float64)
+    sum_yy = k_yy.sum(dtype=np.float64) - np.trace(k_yy, dtype=np.float64)
+    return float((sum_xx + sum_yy) / (m * (m - 1)) - 2 * k_xy.sum(dtype=np.float64) / (m * m))
+
+
+def _poly_kernel(x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    k = x @ y.T  # float32 features: a float32 matmul; polynomial_mmd2 sums in float64
+    k /= dim
+    k += 1
+    return k**3
+
+
+# --- precision, recall, density, coverage ---------------------------------------------
+
+
+def knn_radii(features: np.ndarray, k: int = 5) -> np.ndarray:
+    """Distance (N,) from each row to its k-th nearest other row (the k-NN ball's radius).
+
+    As the authors' ``prdc``: the (k+1)-th smallest distance counting the point itself.
+    Memory is bounded: ``CHUNK_ROWS`` rows of distances at a time.
+    """
+    features = _as_features(features, min_rows=k + 1).astype(np.float32)
+    center = features.mean(axis=0)
+    radii = np.empty(len(features), dtype=np.float32)
+    for rows, block in _sq_distance_blocks(features, features, center):
+        radii[rows] = np.partition(block, k, axis=1)[:, k]
+    return np.sqrt(radii)
+
+
+def prdc(
+    real: np.ndarray,
+    fake: np.ndarray,
+    k: int = 5,
+    real_radii: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020).
+
+    precision: share of fake samples inside some real sample's k-NN ball.
+    recall: share of real samples inside some fake sample's k-NN ball.
+    density: mean number of real k-NN balls holding a fake sample, divided by k
+        (1 for matching distributions; above 1 when fakes crowd dense regions).
+    coverage: share of real samples whose k-NN ball holds some fake sample.
+    The same definitions, strict inequalities included, as the authors' ``prdc``.
+
+    Args:
+        real_radii: ``knn_radii(real, k)``, when already known (it is cached
+            with the reference statistics).
+    """
+    real = _as_features(real, min_rows=k + 1).astype(np.float32)
+    fake = _as_features(fake, min_rows=k + 1).astype(np.float32)
+    _check_dims(real, fake)
+    if real_radii is None:
+        real_radii = knn_radii(real, k)
+    if real_radii.shape != (len(real),):
+        raise ValueError(f"real_radii is {real_radii.shape}, expected ({len(real)},)")
+    fake_radii = knn_radii(fake, k)
+    real_sq = np.square(real_radii.astype(np.float32))[:, None]  # (R, 1)
+    fake_sq = np.square(fake_radii)[None, :]  # (1, F)
+
+    fake_in_real_balls = np.zeros(len(fake), dtype=np.int64)  # per fake: how many real balls hold it
+    real_in_fake_ball = np.zeros(len(real), dtype=bool)
+    real_ball_covered = np.zeros(len(real), dtype=bool)
+    center = real.mean(axis=0)
+    for rows, block in _sq_distance_blocks(real, fake, center):  # block: (rows, F)
+        inside_real = block < real_sq[rows]
+        fake_in_real_balls += inside_real.sum(axis=0)
+        real_ball_covered[rows] = inside_real.any(axis=1)
+        real_in_fake_ball[rows] = (block < fake_sq).any(axis=1)
+    return {
+        "precision": float((fake_in_real_balls > 0).mean()),
+        "recall": float(real_in_fake_ball.mean()),
+        "density": float(fake_in_real_balls.mean() / k),
+        "coverage": float(real_ball_covered.mean()),
+    }
+
+
+def _sq_distance_blocks(
+    a: np.ndarray, b: np.ndarray, center: np.ndarray
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Squared Euclidean distances between rows of a (N, D) and b (M, D), by row blocks.
+
+    Both are centred on ``center`` first: ||x||^2 + ||y||^2 - 2 x.y then loses
+    less to float32 cancellation. Yields (rows of a, (rows, M) float32 block).
+    """
+    a = a - center
+    b = b - center
+    b_sq = np.einsum("ij,ij->i", b, b)
+    for start in range(0, len(a), CHUNK_ROWS):
+        rows = slice(start, min(start + CHUNK_ROWS, len(a)))
+        a_block = a[rows]
+        block = a_block @ b.T  # (rows, M)
+        block *= -2
+        block += np.einsum("ij,ij->i", a_block, a_block)[:, None]
+        block += b_sq[None, :]
+        np.maximum(block, 0, out=block)
+        yield rows, block
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+def _as_features(features: np.ndarray, min_rows: int) -> np.ndarray:
+    features = np.asarray(features)
+    if features.ndim != 2:
+        raise ValueError(f"features must be (N, D), got shape {features.shape}")
+    if len(features) < min_rows:
+        raise ValueError(f"need at least {min_rows} feature rows, got {len(features)}")
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinity")
+    return features
+
+
+def _check_dims(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
