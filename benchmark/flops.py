@@ -1,15 +1,18 @@
 """Analytic FLOPs of a training step, from the spec alone.
 
-Counted: the multiply-adds of Dense and convolution layers, 2 FLOPs each;
-normalisation and activations are a few FLOPs per element and left out, as
-is customary. A backward pass costs twice its forward (input gradients plus
-weight gradients).
+Counted: the multiply-adds of Dense and convolution layers and of
+self-attention's two (N x N) products, 2 FLOPs each; normalisation,
+activations, softmax and spectral norm's power iteration (a few FLOPs per
+element, or per weight once per batch) are left out, as is customary. A
+backward pass costs twice its forward (input gradients plus weight gradients).
 """
 
 from __future__ import annotations
 
 from benchmark.specs import GANSpec
-from benchmark.specs.layers import Conv2d, ConvTranspose2d, Dense, NetSpec, infer_shapes
+from benchmark.specs.layers import (
+    Conv2d, ConvTranspose2d, Dense, NetSpec, SelfAttention, infer_shapes,
+)
 
 
 def forward_flops(net: NetSpec) -> int:
@@ -22,6 +25,10 @@ def forward_flops(net: NetSpec) -> int:
             macs += out_shape[0] * out_shape[1] * layer.out_channels * layer.in_channels * layer.kernel ** 2
         elif isinstance(layer, ConvTranspose2d):
             macs += in_shape[0] * in_shape[1] * layer.in_channels * layer.out_channels * layer.kernel ** 2
+        elif isinstance(layer, SelfAttention):
+            n, c, ck = in_shape[0] * in_shape[1], layer.channels, layer.key_channels
+            macs += n * c * (2 * ck + c)  # query, key, value: 1x1 convolutions
+            macs += n * n * (ck + c)  # energies q k^T, then attention-weighted values
     return 2 * macs
 
 

@@ -10,33 +10,67 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.specs import GANSpec
-from benchmark.specs.layers import parameter_shapes
+from benchmark.specs.layers import Parameter, parameter_specs
 
 Weights = dict[str, np.ndarray]
 
+# Power iterations run on each spectrally normalised kernel when it is drawn,
+# so that sigma is already a good estimate in the first inference-mode pass
+# (torch.nn.utils.parametrizations.spectral_norm does 15 at construction).
+INITIAL_POWER_ITERATIONS = 15
+SN_EPS = 1e-12  # normalize(x) = x / max(||x||, eps), as torch.nn.functional.normalize
+
+
+def canonical_specs(spec: GANSpec) -> dict[str, Parameter]:
+    return {**parameter_specs(spec.generator), **parameter_specs(spec.discriminator)}
+
 
 def canonical_shapes(spec: GANSpec) -> dict[str, tuple[int, ...]]:
-    return {**parameter_shapes(spec.generator), **parameter_shapes(spec.discriminator)}
+    return {key: param.shape for key, param in canonical_specs(spec).items()}
 
 
 def initial_weights(spec: GANSpec, seed: int) -> Weights:
     """DCGAN-paper initialisation drawn from numpy: kernels N(0, std), BatchNorm
-    gamma N(1, std), biases and beta 0, moving mean 0, moving variance 1."""
+    gamma N(1, std), biases, beta and attention gamma 0, moving mean 0, moving
+    variance 1; spectral-norm u a random unit vector, then
+    `INITIAL_POWER_ITERATIONS` power iterations on its kernel set u and v."""
     rng = np.random.default_rng(seed)
     std = spec.init.std
     weights: Weights = {}
-    for key, shape in canonical_shapes(spec).items():
-        kind = key.rsplit("/", 1)[1]
-        if kind == "kernel":
-            value = rng.normal(0.0, std, shape)
-        elif kind == "gamma":
-            value = rng.normal(1.0, std, shape)
-        elif kind == "moving_var":
-            value = np.ones(shape)
-        else:  # bias, beta, moving_mean
-            value = np.zeros(shape)
-        weights[key] = value.astype(np.float32)
-    return weights
+    for key, param in canonical_specs(spec).items():
+        if param.init == "normal":
+            value = rng.normal(0.0, std, param.shape)
+        elif param.init == "normal_one":
+            value = rng.normal(1.0, std, param.shape)
+        elif param.init == "unit_vector":
+            value = rng.standard_normal(param.shape)
+            value /= np.linalg.norm(value)
+        else:
+            value = np.ones(param.shape) if param.init == "ones" else np.zeros(param.shape)
+        weights[key] = value
+    for key in weights:
+        if key.endswith("/sn_u"):
+            prefix = key[: -len("sn_u")]
+            u, v = weights[key], weights[prefix + "sn_v"]
+            matrix = spectral_norm_matrix(weights[prefix + "kernel"])
+            for _ in range(INITIAL_POWER_ITERATIONS):
+                u, v = power_iteration(matrix, u)
+            weights[key], weights[prefix + "sn_v"] = u, v
+    return {key: value.astype(np.float32) for key, value in weights.items()}
+
+
+def spectral_norm_matrix(kernel: np.ndarray) -> np.ndarray:
+    """The (out, fan_in) matrix whose largest singular value spectral norm
+    divides a canonical kernel by (see `benchmark.specs.layers`)."""
+    return kernel.reshape(-1, kernel.shape[-1]).T
+
+
+def power_iteration(matrix: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step, the numpy reference of both twins: (new u, new v)."""
+    v = matrix.T @ u
+    v = v / max(np.linalg.norm(v), SN_EPS)
+    u = matrix @ v
+    return u / max(np.linalg.norm(u), SN_EPS), v
 
 
 def check_weights(spec: GANSpec, weights: Weights) -> None:

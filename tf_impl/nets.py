@@ -1,4 +1,5 @@
-"""Builds a `keras.Sequential` from a framework-neutral `NetSpec`.
+"""Builds a `Network` (a Keras model that can pass class labels) from a
+framework-neutral `NetSpec`.
 
 Activations run NHWC. Every setting Keras would default differently from
 PyTorch (BatchNorm momentum, eps and running variance, LeakyReLU slope,
@@ -8,11 +9,15 @@ PyTorch (BatchNorm momentum, eps and running variance, LeakyReLU slope,
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from benchmark.specs.layers import (
-    Activation, BatchNorm, Conv2d, ConvTranspose2d, Dense, Flatten, Layer, NetSpec, Reshape,
+    Activation, BatchNorm, ConcatLabels, Conv2d, ConvTranspose2d, Dense, Flatten, Layer, NetSpec,
+    Reshape, SelfAttention,
 )
+from benchmark.weights import SN_EPS
 
 
 class TorchBatchNorm(keras.layers.Layer):
@@ -48,6 +53,144 @@ class TorchBatchNorm(keras.layers.Layer):
         return tf.nn.batch_normalization(x, mean, var, self.beta, self.gamma, self.eps)
 
 
+def _normalize(x: tf.Tensor) -> tf.Tensor:
+    return x / tf.maximum(tf.norm(x), SN_EPS)
+
+
+class SpectralNorm:
+    """Mixin for Dense/Conv2D/Conv2DTranspose: call uses kernel / sigma.
+
+    Written here rather than keras.layers.SpectralNormalization, which
+    assigns the normalised kernel over the kernel variable (the optimizer then
+    updates W / sigma, not W) and iterates differently; this keeps `kernel`
+    the raw parameter and u, v non-trainable variables, with the arithmetic of
+    PyTorch's `nn.utils.spectral_norm` (see `benchmark.specs.layers`).
+    """
+
+    kernel: tf.Variable
+
+    def _add_vectors(self, out: int, fan_in: int) -> None:
+        # Placeholders: `import_weights` sets the canonical u, v.
+        self.sn_u = self.add_weight(name="sn_u", shape=(out,), initializer="random_normal",
+                                    trainable=False)
+        self.sn_v = self.add_weight(name="sn_v", shape=(fan_in,), initializer="random_normal",
+                                    trainable=False)
+
+    def kernel_matrix(self) -> tf.Tensor:
+        """(fan_in, out): the transpose of the canonical (out, fan_in) matrix."""
+        raise NotImplementedError
+
+    def normalized_kernel(self, training: bool) -> tf.Tensor:
+        matrix_t = self.kernel_matrix()
+        u, v = self.sn_u, self.sn_v
+        if training:  # one power iteration per training forward pass
+            constant = tf.stop_gradient(matrix_t)
+            v = _normalize(tf.linalg.matvec(constant, u))  # W^T u
+            u = _normalize(tf.linalg.matvec(constant, v, transpose_a=True))  # W v
+            self.sn_v.assign(v)
+            self.sn_u.assign(u)
+        u, v = tf.stop_gradient(tf.convert_to_tensor(u)), tf.stop_gradient(tf.convert_to_tensor(v))
+        sigma = tf.tensordot(u, tf.linalg.matvec(matrix_t, v, transpose_a=True), 1)  # u . W v
+        return self.kernel / sigma
+
+
+class SNDense(SpectralNorm, keras.layers.Dense):
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self._add_vectors(self.units, input_shape[-1])
+
+    def kernel_matrix(self) -> tf.Tensor:
+        return self.kernel  # (in, out)
+
+    def call(self, inputs, training=False):
+        x = ops.matmul(inputs, self.normalized_kernel(training))
+        return ops.add(x, self.bias) if self.use_bias else x
+
+
+class SNConv2d(SpectralNorm, keras.layers.Conv2D):
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self._add_vectors(self.filters, int(np.prod(self.kernel.shape[:3])))
+
+    def kernel_matrix(self) -> tf.Tensor:
+        return tf.reshape(self.kernel, (-1, self.filters))  # (kh, kw, in, out)
+
+    def call(self, inputs, training=False):
+        x = self.convolution_op(inputs, self.normalized_kernel(training))
+        return ops.add(x, self.bias) if self.use_bias else x
+
+
+class SNConvTranspose2d(SpectralNorm, keras.layers.Conv2DTranspose):
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self._add_vectors(self.filters, int(np.prod(self.kernel.shape)) // self.filters)
+
+    def kernel_matrix(self) -> tf.Tensor:
+        # (kh, kw, out, in) -> (kh, kw, in, out) -> (kh * kw * in, out)
+        return tf.reshape(tf.transpose(self.kernel, (0, 1, 3, 2)), (-1, self.filters))
+
+    def call(self, inputs, training=False):
+        x = ops.conv_transpose(inputs, self.normalized_kernel(training), strides=list(self.strides),
+                               padding=self.padding, output_padding=self.output_padding,
+                               dilation_rate=self.dilation_rate, data_format=self.data_format)
+        return ops.add(x, self.bias) if self.use_bias else x
+
+
+class SelfAttentionBlock(keras.layers.Layer):
+    """SAGAN self-attention on (B, H, W, C) (see `benchmark.specs.layers.SelfAttention`)."""
+
+    def __init__(self, layer: SelfAttention, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.channels, self.key_channels = layer.channels, layer.key_channels
+        self.query, self.key, self.value = (build_layers(conv, self.dtype_policy.name)[0]
+                                            for conv in layer.convolutions())
+
+    def build(self, input_shape) -> None:
+        for conv in (self.query, self.key, self.value):
+            conv.build(input_shape)
+        self.gamma = self.add_weight(name="gamma", shape=(1,), initializer="zeros")
+
+    def call(self, x, training=False):
+        shape = tf.shape(x)
+        positions = shape[1] * shape[2]  # ordered h * W + w
+        q = tf.reshape(self.query(x, training=training), (-1, positions, self.key_channels))
+        k = tf.reshape(self.key(x, training=training), (-1, positions, self.key_channels))
+        v = tf.reshape(self.value(x, training=training), (-1, positions, self.channels))
+        attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)  # (B, N_i, N_j)
+        o = tf.reshape(tf.matmul(attention, v), shape)  # o_i = sum_j A_ij v_j
+        return self.gamma * o + x
+
+
+class LabelConcat(keras.layers.Layer):
+    """Appends one-hot labels: (B, F) -> (B, F + n); (B, H, W, C) -> (B, H, W, C + n)."""
+
+    def __init__(self, num_classes: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+
+    def call(self, x, labels):
+        one_hot = tf.one_hot(labels, self.num_classes, dtype=x.dtype)  # (B, n)
+        if len(x.shape) == 4:
+            shape = tf.shape(x)
+            one_hot = tf.broadcast_to(one_hot[:, None, None, :],
+                                      (shape[0], shape[1], shape[2], self.num_classes))
+        return tf.concat([x, one_hot], axis=-1)
+
+
+class Network(keras.Model):
+    """The spec's layers in order; `labels` (B,) reach the LabelConcat layers
+    of a conditional network and are ignored by others."""
+
+    def __init__(self, net: NetSpec, dtype: str) -> None:
+        super().__init__(name=net.name, dtype=dtype)
+        self.stack = [k for layer in net.layers for k in build_layers(layer, dtype)]
+
+    def call(self, x, labels=None, training=False):
+        for layer in self.stack:
+            x = layer(x, labels) if isinstance(layer, LabelConcat) else layer(x, training=training)
+        return x
+
+
 def keras_padding(kernel: int, stride: int, padding: int) -> str | None:
     """Keras' own padding mode equal to PyTorch's symmetric `padding`, if any.
 
@@ -65,7 +208,8 @@ def keras_padding(kernel: int, stride: int, padding: int) -> str | None:
 def build_layers(layer: Layer, dtype: str) -> list[keras.layers.Layer]:
     """The Keras layers for one spec layer (a few need explicit padding around them)."""
     if isinstance(layer, Dense):
-        return [keras.layers.Dense(layer.out_features, use_bias=layer.bias, name=layer.name, dtype=dtype)]
+        cls = SNDense if layer.spectral_norm else keras.layers.Dense
+        return [cls(layer.out_features, use_bias=layer.bias, name=layer.name, dtype=dtype)]
     if isinstance(layer, (Conv2d, ConvTranspose2d)):
         return _conv_layers(layer, dtype)
     if isinstance(layer, BatchNorm):
@@ -81,12 +225,19 @@ def build_layers(layer: Layer, dtype: str) -> list[keras.layers.Layer]:
         return [keras.layers.Reshape(layer.shape, dtype=dtype)]
     if isinstance(layer, Flatten):
         return [keras.layers.Flatten(dtype=dtype)]
+    if isinstance(layer, SelfAttention):
+        return [SelfAttentionBlock(layer, name=layer.name, dtype=dtype)]
+    if isinstance(layer, ConcatLabels):
+        return [LabelConcat(layer.num_classes, dtype=dtype)]
     raise TypeError(f"no Keras builder for {layer!r}")
 
 
 def _conv_layers(layer: Conv2d | ConvTranspose2d, dtype: str) -> list[keras.layers.Layer]:
     transposed = isinstance(layer, ConvTranspose2d)
-    cls = keras.layers.Conv2DTranspose if transposed else keras.layers.Conv2D
+    if layer.spectral_norm:
+        cls = SNConvTranspose2d if transposed else SNConv2d
+    else:
+        cls = keras.layers.Conv2DTranspose if transposed else keras.layers.Conv2D
     mode = keras_padding(layer.kernel, layer.stride, layer.padding)
     if transposed and layer.output_padding:
         mode = None
@@ -103,8 +254,8 @@ def _conv_layers(layer: Conv2d | ConvTranspose2d, dtype: str) -> list[keras.laye
     return [conv, keras.layers.Cropping2D(((p, bottom), (p, bottom)), dtype=dtype)]
 
 
-def build_network(net: NetSpec, dtype: str = "float32") -> keras.Sequential:
-    layers = [keras.Input(shape=net.input_shape, dtype=dtype)]
-    for layer in net.layers:
-        layers.extend(build_layers(layer, dtype))
-    return keras.Sequential(layers, name=net.name)
+def build_network(net: NetSpec, dtype: str = "float32") -> Network:
+    """The network, its variables created (by one inference pass on zeros)."""
+    model = Network(net, dtype)
+    model(np.zeros((1, *net.input_shape), dtype), np.zeros((1,), np.int64), training=False)
+    return model

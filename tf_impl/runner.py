@@ -11,7 +11,7 @@ import tensorflow as tf
 from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
-from tf_impl.losses import LOSSES
+from tf_impl.losses import LOSSES, gradient_penalty
 from tf_impl.nets import build_network
 from tf_impl.optim import build_optimizer
 from tf_impl.weights import export_network, import_network
@@ -79,15 +79,26 @@ class TFRunner(Runner):
                     mix: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
+        conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
+        if not conditional:  # unconditional models ignore labels
+            fake_labels = [None] * (self.spec.n_critic + 1)
 
-        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))).
+        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))) [+ penalty].
+        # D sees real, then fake, then interpolates, in both twins: each
+        # training pass advances spectral norm's power iteration.
         d_losses = []
         for k in range(self.spec.n_critic):
             real = tf.gather(self.images, indices[k])  # (B, H, W, C)
-            fake = self.generator(noise[k], training=True)
+            real_labels = tf.gather(self.labels, indices[k]) if conditional else None
+            fake = self.generator(noise[k], fake_labels[k], training=True)
             with tf.GradientTape() as tape:
-                d_loss = self.loss.d(self.discriminator(real, training=True),
-                                     self.discriminator(fake, training=True))
+                d_loss = self.loss.d(self.discriminator(real, real_labels, training=True),
+                                     self.discriminator(fake, fake_labels[k], training=True))
+                if penalty is not None:
+                    # Interpolates are read with the real images' labels.
+                    def critic(x):
+                        return self.discriminator(x, real_labels, training=True)
+                    d_loss += penalty * gradient_penalty(critic, real, fake, mix[k])
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
             if self.spec.clip_value is not None:
                 for v in d_vars:
@@ -96,18 +107,27 @@ class TFRunner(Runner):
 
         # (2) Update G: minimise loss.g(D(G(z))).
         with tf.GradientTape() as tape:
-            g_loss = self.loss.g(self.discriminator(self.generator(noise[-1], training=True),
-                                                    training=True))
+            fake = self.generator(noise[-1], fake_labels[-1], training=True)
+            g_loss = self.loss.g(self.discriminator(fake, fake_labels[-1], training=True))
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
         return tf.reduce_mean(tf.stack(d_losses)), g_loss
 
+    def _labels(self, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
+        if not self.spec.conditional:
+            return None
+        if labels is None or len(labels) != n:
+            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
+        return tf.constant(np.asarray(labels, np.int64))
+
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
-            return self.generator(tf.constant(noise, self.options.dtype), training=False).numpy()
+            return self.generator(tf.constant(noise, self.options.dtype), self._labels(labels, len(noise)),
+                                  training=False).numpy()
 
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
-            return self.discriminator(tf.constant(images, self.options.dtype), training=False).numpy()
+            return self.discriminator(tf.constant(images, self.options.dtype),
+                                      self._labels(labels, len(images)), training=False).numpy()
 
     def export_weights(self) -> Weights:
         return {**export_network(self.spec.generator, self.generator),

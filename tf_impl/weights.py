@@ -2,7 +2,9 @@
 
 Keras layouts: Dense kernel (in, out) and NHWC Flatten/Reshape order, as the
 canonical ones; Conv2D kernel (kh, kw, in, out), as canonical;
-Conv2DTranspose kernel (kh, kw, out, in), transposed here.
+Conv2DTranspose kernel (kh, kw, out, in), transposed here. Every other array
+(BatchNorm statistics, spectral-norm vectors, the attention gamma) is a
+variable of the canonical name and shape.
 """
 
 from __future__ import annotations
@@ -10,29 +12,26 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from benchmark.specs.layers import BatchNorm, Conv2d, ConvTranspose2d, Dense, NetSpec
+from benchmark.specs.layers import ConvTranspose2d, NetSpec, layer_parameters, parametrised_layers
 from benchmark.weights import Weights
 
 
-def _variables(net: NetSpec, model: keras.Sequential):
+def _variables(net: NetSpec, model: keras.Model):
     """Yields (spec layer, canonical key, Keras variable) for every weight and statistic."""
-    for layer in net.layers:
-        if isinstance(layer, BatchNorm):
-            kinds = ("gamma", "beta", "moving_mean", "moving_var")
-        elif isinstance(layer, (Dense, Conv2d, ConvTranspose2d)):
-            kinds = ("kernel", "bias") if layer.bias else ("kernel",)
-        else:
-            continue
-        keras_layer = model.get_layer(layer.name)
-        for kind in kinds:
-            yield layer, f"{net.name}/{layer.name}/{kind}", getattr(keras_layer, kind)
+    for path, layer in parametrised_layers(net):
+        top, *inner = path.split("/")
+        keras_layer = model.get_layer(top)
+        for part in inner:  # "attention/query": a sublayer of the block
+            keras_layer = getattr(keras_layer, part)
+        for kind in layer_parameters(layer):
+            yield layer, f"{net.name}/{path}/{kind}", getattr(keras_layer, kind)
 
 
 def _is_transposed_kernel(layer, key: str) -> bool:
     return isinstance(layer, ConvTranspose2d) and key.endswith("/kernel")
 
 
-def export_network(net: NetSpec, model: keras.Sequential) -> Weights:
+def export_network(net: NetSpec, model: keras.Model) -> Weights:
     weights: Weights = {}
     for layer, key, variable in _variables(net, model):
         value = np.asarray(variable.numpy())
@@ -42,7 +41,7 @@ def export_network(net: NetSpec, model: keras.Sequential) -> Weights:
     return weights
 
 
-def import_network(net: NetSpec, model: keras.Sequential, weights: Weights) -> None:
+def import_network(net: NetSpec, model: keras.Model, weights: Weights) -> None:
     for layer, key, variable in _variables(net, model):
         value = weights[key]
         if _is_transposed_kernel(layer, key):

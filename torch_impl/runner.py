@@ -11,7 +11,7 @@ import torch
 from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
-from torch_impl.losses import LOSSES
+from torch_impl.losses import LOSSES, gradient_penalty
 from torch_impl.nets import build_network
 from torch_impl.optim import build_optimizer
 from torch_impl.weights import export_network, import_network
@@ -50,16 +50,30 @@ class TorchRunner(Runner):
         assert self.images is not None, "load_data first"
         indices_t = torch.from_numpy(inputs.indices).to(self.device, non_blocking=True)
         noise_t = torch.from_numpy(inputs.noise).to(self.device, self.dtype, non_blocking=True)
+        conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
+        # Unconditional models ignore labels, and take no time copying them.
+        fake_labels_t = (torch.from_numpy(inputs.fake_labels).to(self.device, non_blocking=True)
+                         if conditional else [None] * len(noise_t))
+        if penalty is not None:
+            mix_t = torch.from_numpy(inputs.mix).to(self.device, self.dtype, non_blocking=True)
         self.generator.train()
         self.discriminator.train()
 
-        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))).
+        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))) [+ penalty].
+        # D sees real, then fake, then interpolates, in both twins: each
+        # training pass advances spectral norm's power iteration.
         d_losses = []
         for k in range(self.spec.n_critic):
             real = self.images[indices_t[k]]  # (B, C, H, W)
+            real_labels = self.labels[indices_t[k]] if conditional else None
             with torch.no_grad():
-                fake = self._g(noise_t[k])
-            d_loss = self.loss.d(self._d(real), self._d(fake))
+                fake = self._g(noise_t[k], fake_labels_t[k])
+            d_loss = self.loss.d(self._d(real, real_labels), self._d(fake, fake_labels_t[k]))
+            if penalty is not None:
+                # The eager D: torch.compile has no double backward. Interpolates
+                # are read with the real images' labels.
+                critic = lambda x: self.discriminator(x, real_labels)  # noqa: E731
+                d_loss = d_loss + penalty * gradient_penalty(critic, real, fake, mix_t[k])
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
@@ -71,7 +85,7 @@ class TorchRunner(Runner):
 
         # (2) Update G: minimise loss.g(D(G(z))). D's weights need no gradient here.
         self.discriminator.requires_grad_(False)
-        g_loss = self.loss.g(self._d(self._g(noise_t[-1])))
+        g_loss = self.loss.g(self._d(self._g(noise_t[-1], fake_labels_t[-1]), fake_labels_t[-1]))
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         self.g_optimizer.step()
@@ -81,17 +95,25 @@ class TorchRunner(Runner):
         d_mean, g = torch.stack([torch.stack(d_losses).mean(), g_loss.detach()]).tolist()
         return {"d_loss": d_mean, "g_loss": g}
 
+    def _labels(self, labels: np.ndarray | None, n: int) -> torch.Tensor | None:
+        if not self.spec.conditional:
+            return None
+        if labels is None or len(labels) != n:
+            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
+        return torch.from_numpy(np.asarray(labels, np.int64)).to(self.device)
+
     @torch.no_grad()
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.generator.eval()
-        images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype))
+        images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype),
+                                self._labels(labels, len(noise)))
         return images.permute(0, 2, 3, 1).cpu().numpy()
 
     @torch.no_grad()
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.discriminator.eval()
         nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(self.device, self.dtype)
-        return self.discriminator(nchw).cpu().numpy()
+        return self.discriminator(nchw, self._labels(labels, len(images))).cpu().numpy()
 
     def export_weights(self) -> Weights:
         return {**export_network(self.spec.generator, self.generator),

@@ -4,7 +4,8 @@ PyTorch layouts: Linear weight (out, in); Conv2d weight (out, in, kh, kw);
 ConvTranspose2d weight (in, out, kh, kw); BatchNorm running_var is the
 unbiased batch variance, as the canonical moving_var is. Vector features keep
 the canonical (H, W, C) order (`torch_impl.nets` permutes activations at
-Flatten and Reshape), so a Dense kernel is only transposed.
+Flatten and Reshape), so a Dense kernel is only transposed. Spectral-norm
+vectors and the attention gamma are stored as they are canonically.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.specs.layers import BatchNorm, Conv2d, ConvTranspose2d, Dense, NetSpec
+from benchmark.specs.layers import (
+    BatchNorm, Conv2d, ConvTranspose2d, Dense, NetSpec, SelfAttention, layer_parameters,
+    parametrised_layers,
+)
 from benchmark.weights import Weights
 
 
@@ -40,28 +44,25 @@ def _from_torch(layer, key: str, array: np.ndarray) -> np.ndarray:
 
 
 # canonical parameter name -> PyTorch attribute, per kind of layer
-_WEIGHT_NAMES = {"kernel": "weight", "bias": "bias"}
+_WEIGHT_NAMES = {"kernel": "weight", "bias": "bias", "sn_u": "sn_u", "sn_v": "sn_v"}
 _BATCHNORM_NAMES = {"gamma": "weight", "beta": "bias",
                     "moving_mean": "running_mean", "moving_var": "running_var"}
+_ATTENTION_NAMES = {"gamma": "gamma"}
 
 
-def _tensors(net: NetSpec, model: nn.Sequential):
+def _tensors(net: NetSpec, model: nn.Module):
     """Yields (spec layer, canonical key, torch tensor) for every weight and buffer."""
-    for layer in net.layers:
-        if isinstance(layer, BatchNorm):
-            names = _BATCHNORM_NAMES
-        elif isinstance(layer, (Dense, Conv2d, ConvTranspose2d)):
-            names = _WEIGHT_NAMES
-        else:
-            continue
-        module = getattr(model, layer.name)
-        for kind, torch_name in names.items():
-            tensor = getattr(module, torch_name)
-            if tensor is not None:  # a layer built with bias=False has bias None
-                yield layer, f"{net.name}/{layer.name}/{kind}", tensor
+    for path, layer in parametrised_layers(net):
+        module = model
+        for part in path.split("/"):  # "attention/query": a submodule of the block
+            module = getattr(module, part)
+        names = (_BATCHNORM_NAMES if isinstance(layer, BatchNorm)
+                 else _ATTENTION_NAMES if isinstance(layer, SelfAttention) else _WEIGHT_NAMES)
+        for kind in layer_parameters(layer):
+            yield layer, f"{net.name}/{path}/{kind}", getattr(module, names[kind])
 
 
-def export_network(net: NetSpec, model: nn.Sequential) -> Weights:
+def export_network(net: NetSpec, model: nn.Module) -> Weights:
     return {
         key: np.ascontiguousarray(_from_torch(layer, key, t.detach().cpu().numpy()))
         for layer, key, t in _tensors(net, model)
@@ -69,7 +70,7 @@ def export_network(net: NetSpec, model: nn.Sequential) -> Weights:
 
 
 @torch.no_grad()
-def import_network(net: NetSpec, model: nn.Sequential, weights: Weights) -> None:
+def import_network(net: NetSpec, model: nn.Module, weights: Weights) -> None:
     for layer, key, tensor in _tensors(net, model):
         value = np.ascontiguousarray(_to_torch(layer, key, weights[key]))
         tensor.copy_(torch.from_numpy(value).to(tensor.dtype))

@@ -1,14 +1,16 @@
 """What a GAN is, independent of any framework: two networks, a loss, and a
-training policy (optimizers, critic steps, weight clipping, initialisation)."""
+training policy (optimizers, critic steps, weight clipping, gradient penalty,
+initialisation)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from benchmark.specs.layers import NetSpec, trainable_parameter_count
+from benchmark.specs.layers import ConcatLabels, NetSpec, is_conditional, trainable_parameter_count
 
-LossName = Literal["bce", "wasserstein"]
+# The twins' `losses.LOSSES` keys; formulas in torch_impl/losses.py.
+LossName = Literal["bce", "wasserstein", "least_squares", "hinge"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class GANSpec:
     num_classes: int = 10  # classes a conditional model can be asked for
     n_critic: int = 1  # discriminator updates per generator update
     clip_value: float | None = None  # WGAN: clamp every critic weight to +-clip_value
+    # WGAN-GP: add gradient_penalty * E[(||grad D(x_hat)||_2 - 1)^2] to every
+    # critic loss, x_hat = mix * real + (1 - mix) * fake (StepInputs.mix)
+    gradient_penalty: float | None = None
     init: InitSpec = InitSpec()
 
     def __post_init__(self) -> None:
@@ -59,6 +64,18 @@ class GANSpec:
             raise ValueError(f"{self.name}: discriminator input must be {self.image_shape}")
         if self.n_critic < 1:
             raise ValueError(f"{self.name}: n_critic must be >= 1")
+        if self.gradient_penalty is not None and self.gradient_penalty <= 0:
+            raise ValueError(f"{self.name}: gradient_penalty must be > 0 or None")
+        for net in (self.generator, self.discriminator):
+            for layer in net.layers:
+                if isinstance(layer, ConcatLabels) and layer.num_classes != self.num_classes:
+                    raise ValueError(f"{self.name}: {net.name} concatenates {layer.num_classes} "
+                                     f"classes, the model has {self.num_classes}")
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G and D read class labels (StepInputs.fake_labels, the data's labels)."""
+        return is_conditional(self.generator) or is_conditional(self.discriminator)
 
     def parameter_counts(self) -> dict[str, int]:
         return {
