@@ -1,0 +1,37 @@
+"""Our training step against hand-written ones: `python -m benchmark.loops.compare`.
+
+Three variants train the same architecture on the same MNIST images at the
+same batch size, in one framework and execution mode at a time:
+  ours      the project's runner, driven as `benchmark.driver` drives it;
+  bare      the loop an expert writes for speed, in `torch_loops` / `tf_loops`;
+  tutorial  the loop of the framework's own DCGAN tutorial, in its own mode.
+
+This package file imports no training framework: the parent process of the
+script plans and reports without one.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+VARIANTS = ("ours", "bare", "tutorial")
+# The models the hand-written loops cover: DCGAN's networks, trained by BCE or by
+# WGAN's clipped critic.
+MODELS = ("dcgan", "wgan")
+# The mode each tutorial runs in: pytorch/examples is eager PyTorch; the TensorFlow
+# DCGAN tutorial decorates its step with @tf.function (no jit_compile).
+TUTORIAL_MODES = {"torch": "eager", "tf": "function"}
+
+
+class Loop(Protocol):
+    """One variant, built and ready: `step()` trains one generator update and its
+    n_critic discriminator updates and returns (d_loss, g_loss) after the work
+    finished; `prepare()` does the untimed part before each step, if any."""
+
+    variant: str
+    mode: str
+    images_per_step: int  # real images D sees in one step: batch * n_critic
+
+    def prepare(self) -> None: ...
+
+    def step(self) -> tuple[float, float]: ...

@@ -1,0 +1,131 @@
+"""benchmark.loops: every loop trains, the bare networks have the spec's sizes,
+and the script prints its tables and writes valid JSON. Behaviour only: the
+figures themselves come from running the script, never from a test.
+
+XLA and torch.compile are left out: they add tens of seconds of compilation
+and differ from the modes tested here only in the flag passed to the framework."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.loops import MODELS, TUTORIAL_MODES
+from benchmark.loops.compare import OursLoop, render_group, verdict
+from benchmark.specs import get_spec
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BATCH = 8
+CASES = [(framework, model) for framework in ("torch", "tf") for model in MODELS]
+
+
+def loops_module(framework):
+    if framework == "torch":
+        from benchmark.loops import torch_loops as module
+    else:
+        from benchmark.loops import tf_loops as module
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist_train):
+    images, labels = mnist_train
+    return images[:96], labels[:96]  # a WGAN step takes 5 x 8 of them
+
+
+@pytest.mark.parametrize("framework, model", CASES)
+def test_bare_networks_have_the_specs_parameter_counts(framework, model):
+    spec = get_spec(model)
+    module = loops_module(framework)
+    args = ("cpu",) if framework == "torch" else ()
+    generator, discriminator = module.build_networks(spec, *args)
+    if framework == "torch":
+        counts = [sum(p.numel() for p in net.parameters()) for net in (generator, discriminator)]
+    else:
+        counts = [sum(int(v.shape.num_elements()) for v in net.trainable_variables)
+                  for net in (generator, discriminator)]
+    assert counts == [spec.parameter_counts()["generator"], spec.parameter_counts()["discriminator"]]
+
+
+def two_steps(loop):
+    for _ in range(2):
+        loop.prepare()
+        d_loss, g_loss = loop.step()
+    assert math.isfinite(d_loss) and math.isfinite(g_loss)
+    return d_loss, g_loss
+
+
+@pytest.mark.parametrize("framework, model", CASES)
+def test_every_loop_trains_two_steps(framework, model, tiny):
+    spec, module, mode = get_spec(model), loops_module(framework), TUTORIAL_MODES[framework]
+    images, labels = tiny
+    loops = [OursLoop(framework, spec, mode, images, labels, BATCH, threads=0, device="cpu", seed=0),
+             module.BareLoop(spec, images, BATCH, mode),
+             module.tutorial_loop(spec, images, BATCH)]
+    for loop in loops:
+        two_steps(loop)
+        assert loop.images_per_step == BATCH * spec.n_critic
+        assert loop.mode == mode
+
+
+def test_tf_bare_loop_runs_eagerly(tiny):
+    from benchmark.loops import tf_loops
+
+    two_steps(tf_loops.BareLoop(get_spec("wgan"), tiny[0], BATCH, "eager"))
+
+
+def ratios(bare, tutorial=None):
+    values = {"ours_over_bare": sorted(bare)[len(bare) // 2], "ours_over_bare_per_repeat": bare}
+    if tutorial:
+        values.update(ours_over_tutorial=sorted(tutorial)[len(tutorial) // 2],
+                      ours_over_tutorial_per_repeat=tutorial)
+    return values
+
+
+def test_verdict_reads_the_ratios():
+    close = verdict(ratios([0.97, 0.98, 0.99], [1.2, 1.3, 1.25]), "torch", "eager")
+    assert close["within_5pct_of_bare"] and close["ahead_of_tutorial"]
+    assert close["line"].startswith("ours within 5% of bare") and "ours ahead of tutorial" in close["line"]
+    slow = verdict(ratios([0.80, 0.85, 0.90], [0.9, 0.95, 0.92]), "torch", "eager")
+    assert not slow["within_5pct_of_bare"] and not slow["ahead_of_tutorial"]
+    assert "ours NOT within 5% of bare" in slow["line"] and "ours NOT ahead of tutorial" in slow["line"]
+    noisy = verdict(ratios([0.93, 0.96, 0.97]), "tf", "xla")
+    assert "within noise" in noisy["line"] and noisy["ahead_of_tutorial"] is None
+    assert "no tutorial in xla mode" in noisy["line"]
+
+
+def test_the_script_prints_its_tables_and_writes_json(tmp_path, mnist_data_dir):
+    out = tmp_path / "loops.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmark.loops.compare", "--frameworks", "torch", "tf",
+         "--models", "dcgan", "--modes", "eager", "--steps", "2", "--warmup", "0",
+         "--repeats", "2", "--batch-size", "16", "--train-size", "64",
+         "--data-dir", mnist_data_dir, "--json", str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    results = json.loads(out.read_text())
+    groups = {(g["framework"], g["mode"]): g for g in results["groups"]}
+    assert set(groups) == {("torch", "eager"), ("tf", "eager")}  # tf's tutorial: function mode
+    for (framework, mode), group in groups.items():
+        has_tutorial = mode == TUTORIAL_MODES[framework]
+        assert set(group["variants"]) == {"ours", "bare", "tutorial"} if has_tutorial else {"ours", "bare"}
+        for figures in group["variants"].values():
+            assert figures["images_per_s"] > 0 and len(figures["repeats"]) == 2
+            assert all(len(r["step_s"]) == 2 for r in figures["repeats"])
+        assert len(group["ratios"]["ours_over_bare_per_repeat"]) == 2
+        assert ("ours_over_tutorial" in group["ratios"]) == has_tutorial
+        assert render_group(group, 16, results["environment"]["threads"], 2) in result.stdout
+    assert result.stdout.count("verdict: ") == 2 and "summary" in result.stdout
+
+
+def test_a_framework_without_the_mode_exits_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmark.loops.compare", "--frameworks", "tf", "--modes", "compile"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 2 and "tf modes: eager, function, xla" in result.stderr
