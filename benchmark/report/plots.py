@@ -84,14 +84,18 @@ def _robust_limits(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
     return float(low - margin), float(high + margin)
 
 
-def tile(samples: np.ndarray, max_images: int = GRID_IMAGES, gutter: int = 2) -> np.ndarray:
-    """(N, H, W[, C]) images in [-1, 1] as one grey image in [0, 1]: a square
-    grid (8x8 for 64) with white gutters."""
+def tile(samples: np.ndarray, max_images: int = GRID_IMAGES, gutter: int = 2,
+         columns: int | None = None) -> np.ndarray:
+    """(N, H, W[, C]) images in [-1, 1] as one grey image in [0, 1] with white
+    gutters: a square grid (8x8 for 64), or `columns` wide and only full rows
+    (a conditional model's samples ask for labels 0..9 in turn: one digit per column)."""
     images = np.asarray(samples, dtype=np.float32)[:max_images]
+    if columns and len(images) >= columns:
+        images = images[: len(images) // columns * columns]
     if images.ndim == 4:
         images = images.mean(axis=-1)
     n, height, width = images.shape
-    cols = max(1, math.ceil(math.sqrt(n)))
+    cols = columns or max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
     grid = np.ones((rows * (height + gutter) + gutter, cols * (width + gutter) + gutter), np.float32)
     for i, image in enumerate(images):
@@ -101,17 +105,19 @@ def tile(samples: np.ndarray, max_images: int = GRID_IMAGES, gutter: int = 2) ->
     return grid
 
 
-def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]]) -> Figure:
-    """One sample grid per run, side by side."""
+def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]],
+                   columns: int | None = None) -> Figure:
+    """One sample grid per run, side by side; `columns` as in `tile`."""
     with matplotlib.rc_context(STYLE):
         # Wide enough for the title above a single panel.
         figure = Figure(figsize=(max(3.4 * len(panels), 5.5), 3.9), layout="constrained")
         axes = figure.subplots(1, len(panels), squeeze=False)[0]
         for ax, (label, samples) in zip(axes, panels):
-            ax.imshow(tile(samples), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.imshow(tile(samples, columns=columns), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
             ax.set_title(label)
             ax.set_axis_off()
-        figure.suptitle(f"{title}: samples from the same fixed noise")
+        by_label = "\ncolumn j asks for digit j" if columns else ""
+        figure.suptitle(f"{title}: samples from the same fixed noise{by_label}")
     return figure
 
 
@@ -175,14 +181,14 @@ def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float,
 
 
 def evolution_gif(steps: Sequence[int], frames: np.ndarray, scale: int = 2,
-                  frame_ms: int = 600) -> bytes:
+                  frame_ms: int = 600, columns: int | None = None) -> bytes:
     """An animated GIF of the sample grid through training, each frame
-    captioned with its step; `frames` is uint8 (K, N, H, W, C)."""
+    captioned with its step; `frames` is uint8 (K, N, H, W, C); `columns` as in `tile`."""
     from PIL import Image, ImageDraw
 
     pictures = []
     for step, images in zip(steps, frames):
-        grid = tile(images.astype(np.float32) / 127.5 - 1.0)  # [0, 1], white gutters
+        grid = tile(images.astype(np.float32) / 127.5 - 1.0, columns=columns)  # [0, 1], white gutters
         picture = Image.fromarray(np.round(grid * 255).astype(np.uint8), mode="L")
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
         captioned = Image.new("L", (picture.width, picture.height + 16), 255)

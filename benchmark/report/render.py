@@ -20,8 +20,8 @@ from benchmark.io import write_bytes, write_text
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
-from benchmark.report.tables import (MISSING, config_table, contenders, fmt_duration, model_table,
-                                     model_title, primary_batch_size, quality_table, runs_csv,
+from benchmark.report.tables import (MISSING, config_table, contenders, fmt_duration, grid_columns,
+                                     model_table, model_title, primary_batch_size, quality_table, runs_csv,
                                      summary_table)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR)
@@ -44,7 +44,7 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
     links: FigureLinks = {}
     for model in suite.models:
         runs = suite.runs_of(model)
-        title = model_title(model)
+        title, columns = model_title(model), grid_columns(model)
         links[model] = []
         curves = [(run.label, history) for run in runs
                   if (history := run.history()) is not None and len(history.step)]
@@ -77,7 +77,7 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             frames = run.frames()
             if frames is not None and len(frames[0]):
                 path = f"figures/evolution_{_slug(run.name)}.gif"
-                write_bytes(run_dir / path, evolution_gif(*frames))
+                write_bytes(run_dir / path, evolution_gif(*frames, columns=columns))
                 animations.append(f"![{run.label}: samples through training]({path})")
         if animations:
             links[model].append(" ".join(animations))
@@ -85,7 +85,7 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
                   if (samples := run.samples()) is not None and len(samples)]
         if panels:
             path = f"figures/samples_{_slug(model)}.png"
-            save_png(samples_figure(title, panels), run_dir / path)
+            save_png(samples_figure(title, panels, columns), run_dir / path)
             links[model].append(f"![{title} samples]({path})")
     return links
 

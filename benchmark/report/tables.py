@@ -282,11 +282,22 @@ def rate_range(run: Run) -> tuple[float, float]:
 
 # --- Per model and configuration --------------------------------------------
 
-MODEL_TITLES = {"dcgan": "DCGAN", "wgan": "WGAN", "wgan_gp": "WGAN-GP"}
-
-
 def model_title(model: str) -> str:
-    return MODEL_TITLES.get(model, model.upper())
+    """The spec's title ("SN-DCGAN (spectral norm)"); a model this version
+    does not know (an older results file) shows its name."""
+    from benchmark.specs import SPECS
+
+    spec = SPECS.get(model)
+    return spec.title if spec else model.upper()
+
+
+def grid_columns(model: str) -> int | None:
+    """Sample-grid width: one column per class for a conditional model, whose
+    fixed sample set asks for labels 0..9 in turn; square otherwise."""
+    from benchmark.specs import SPECS
+
+    spec = SPECS.get(model)
+    return spec.num_classes if spec and spec.conditional else None
 
 
 def model_table(runs: Sequence[Run], cpu_peak_gflops: float | None = None) -> str:

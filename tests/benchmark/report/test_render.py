@@ -289,6 +289,21 @@ def test_tile_makes_square_grid_in_unit_range() -> None:
     assert grid.min() == 0.0 and grid.max() == 1.0
 
 
+def test_a_conditional_models_grid_has_one_column_per_digit() -> None:
+    from benchmark.report.tables import grid_columns
+
+    assert grid_columns("cgan") == 10 and grid_columns("dcgan") is None
+    # 64 samples asking for labels 0..9 in turn: 6 full rows of 10, so that
+    # column j holds only images asked to be digit j.
+    samples = np.repeat(np.arange(64) % 10, 28 * 28).reshape(64, 28, 28, 1) / 9 * 2 - 1
+    grid = tile(samples, gutter=2, columns=10)
+    assert grid.shape == (6 * 30 + 2, 10 * 30 + 2)
+    for column in range(10):
+        cells = grid[2:, 2 + column * 30: 2 + column * 30 + 28]
+        values = np.unique(cells[cells < 1.0]) if column < 9 else np.array([1.0])
+        assert np.allclose(values, column / 9), column
+
+
 def test_ema_skips_missing_values() -> None:
     smoothed = ema(np.array([1.0, 1.0, np.nan, 3.0]), span=3)
     assert smoothed[:2].tolist() == [1.0, 1.0]
