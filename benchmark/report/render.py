@@ -126,15 +126,15 @@ def _format_date(created_utc: object) -> str:
 def summary_section(suite: Suite) -> str:
     if not suite.models:
         return "## Summary\n\nNo runs were recorded."
-    return ("## Summary\n\n"
+    # The table first: it answers the reader's question; the definitions follow.
+    return ("## Summary\n\n" + summary_table(suite) + "\n\n"
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
             "with its 95% bootstrap interval (repeats, then steps, resampled). "
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
             "it does not. *Better samples*: lower FID of each framework's best run, on the "
             "features of an MNIST classifier (docs/metrics.md); \"clear\" when their KIDs differ "
             "by more than twice their combined standard deviation. Losses: mean of the last "
-            "10% of steps.\n\n"
-            + summary_table(suite))
+            "10% of steps.")
 
 
 def model_section(suite: Suite, model: str, figures: list[str]) -> str:
