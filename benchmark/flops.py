@@ -42,3 +42,19 @@ def training_flops_per_step(spec: GANSpec, batch_size: int) -> int:
     """
     g, d = forward_flops(spec.generator), forward_flops(spec.discriminator)
     return batch_size * (spec.n_critic * (g + 6 * d) + 3 * g + 2 * d)
+
+
+def tutorial_dcgan_flops_per_step(spec: GANSpec, batch_size: int, framework: str) -> int:
+    """FLOPs of one step of the frameworks' DCGAN tutorials, which differ from
+    ours in reusing one G forward pass for both updates (same counting as
+    `training_flops_per_step`).
+
+    pytorch/examples: G forward with gradient (g), D forward and backward on
+    real and fake (6d), then D forward on the same fake, D input-gradient
+    backward and G backward (d + d + 2g): 3g + 8d. TensorFlow's tutorial: G
+    forward, D forward on real and fake (g + 2d), D's tape (4d), G's tape
+    through the same forward pass (d + 2g): 3g + 7d. Ours: 4g + 8d.
+    """
+    g, d = forward_flops(spec.generator), forward_flops(spec.discriminator)
+    per_image = 3 * g + (8 * d if framework == "torch" else 7 * d)
+    return batch_size * per_image

@@ -31,6 +31,10 @@ class Loop(Protocol):
     variant: str
     mode: str
     images_per_step: int  # real images D sees in one step: batch * n_critic
+    # Multiply-add FLOPs of one step (benchmark.flops' counting). The DCGAN
+    # tutorials do less work per step than ours and bare: their G update reuses
+    # the fake batch (and TF's one forward pass) of the D update.
+    flops_per_step: int
 
     def prepare(self) -> None: ...
 

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from benchmark.flops import training_flops_per_step, tutorial_dcgan_flops_per_step
 from benchmark.specs import GANSpec, OptimizerSpec
 
 LATENT_DIM = 100
@@ -107,6 +108,7 @@ class BareLoop:
                  device: str = "cpu") -> None:
         self.spec, self.mode, self.batch_size = spec, mode, batch_size
         self.images_per_step = batch_size * spec.n_critic
+        self.flops_per_step = training_flops_per_step(spec, batch_size)
         with tf.device(_tf_device(device)):
             # A Variable, not a constant: a traced graph captures it by reference.
             self.images = tf.Variable(np.asarray(images, np.float32), trainable=False)
@@ -184,6 +186,7 @@ class TutorialDCGANLoop:
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu") -> None:
         self.batch_size = batch_size
         self.images_per_step = batch_size
+        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, "tf")
         # drop_remainder: every timed step trains on a whole batch (and never retraces).
         self.train_dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
                               .shuffle(len(images)).batch(batch_size, drop_remainder=True))
@@ -245,6 +248,7 @@ class TutorialWGANLoop:
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu") -> None:
         self.spec, self.batch_size = spec, batch_size
         self.images_per_step = batch_size * spec.n_critic
+        self.flops_per_step = training_flops_per_step(spec, batch_size)
         self.train_dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
                               .shuffle(len(images)).batch(batch_size, drop_remainder=True))
         self.batches = _epochs(self.train_dataset)

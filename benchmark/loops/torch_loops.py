@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.flops import training_flops_per_step, tutorial_dcgan_flops_per_step
 from benchmark.specs import GANSpec, OptimizerSpec
 
 LATENT_DIM = 100
@@ -100,6 +101,7 @@ class BareLoop:
                  device: str = "cpu") -> None:
         self.spec, self.mode, self.batch_size, self.device = spec, mode, batch_size, device
         self.images_per_step = batch_size * spec.n_critic
+        self.flops_per_step = training_flops_per_step(spec, batch_size)
         self.images = device_images(images, device)
         self.netG, self.netD = build_networks(spec, device)
         self.d_params = list(self.netD.parameters())
@@ -176,6 +178,7 @@ class TutorialDCGANLoop:
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.images_per_step = batch_size
+        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, "torch")
         dataset = torch.utils.data.TensorDataset(device_images(images, "cpu"))
         # drop_last: every timed step trains on a whole batch.
         self.dataloader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
@@ -241,6 +244,7 @@ class TutorialWGANLoop:
         self.spec = spec
         self.device = torch.device(device)
         self.images_per_step = batch_size * spec.n_critic
+        self.flops_per_step = training_flops_per_step(spec, batch_size)
         dataset = torch.utils.data.TensorDataset(device_images(images, "cpu"))
         self.dataloader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
                                                       num_workers=0, drop_last=True)
