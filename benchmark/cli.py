@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, PROFILES, RunConfig
+from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, PRECISIONS, PROFILES, RunConfig
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  python run_benchmark.py --frameworks torch tf --models dcgan wgan\n"
                "  python run_benchmark.py --profile smoke --data-dir ../shared/mnist\n"
                "  python run_benchmark.py --models dcgan --modes eager function xla\n"
+               "  python run_benchmark.py --models dcgan --precision fp32 bf16\n"
                "  python run_benchmark.py --report-only reports/<run-id>",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "Default: each framework's fastest on the device "
                              "(" + "; ".join(f"{d}: " + ", ".join(f"{f} {m}" for f, m in fm.items())
                                              for d, fm in DEFAULT_MODES.items()) + ")")
+    parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["fp32"], metavar="P",
+                        help="arithmetic of the training step, each a separate run: fp32; bf16 or "
+                             "fp16 are mixed precision (float32 parameters and optimizer state, "
+                             "forward passes in bfloat16 / float16 by torch autocast or a Keras "
+                             "mixed policy, float32 losses; fp16 adds dynamic loss scaling). "
+                             f"Choices: {', '.join(PRECISIONS)} (default: fp32)")
     parser.add_argument("--profile", choices=PROFILES, help=f"sizes. {profiles}. "
                         "Default: quick on CPU, full on GPU")
     parser.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
@@ -144,7 +151,7 @@ def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -
 
 
 def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
-    """One RunConfig per (repeat, model, batch size, framework, mode), repeats
+    """One RunConfig per (repeat, model, batch size, framework, mode, precision), repeats
     outermost so that a slow drift of the machine hits every configuration alike."""
     profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
     models = list(SPECS) if "all" in args.models else list(dict.fromkeys(args.models))
@@ -153,6 +160,11 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
     if args.batch_sizes and args.batch_size:
         raise UsageError("give --batch-size or --batch-sizes, not both")
     batch_sizes = list(dict.fromkeys(args.batch_sizes or [args.batch_size or profile.batch_size]))
+    precisions = list(dict.fromkeys(args.precision))
+    penalised = [m for m in models if SPECS[m].gradient_penalty is not None]
+    if "fp16" in precisions and penalised:
+        raise UsageError(f"--precision fp16 is not supported for {', '.join(penalised)} (gradient "
+                         "penalty: its loss-scaled inner gradient overflows float16); use bf16 or fp32")
 
     def tag(batch_size: int, repeat: int) -> str:
         return ((f"-b{batch_size}" if len(batch_sizes) > 1 else "")
@@ -167,9 +179,9 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                                    else args.quality_samples),
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
-                  repeat=r, tag=tag(b, r))
+                  repeat=r, tag=tag(b, r), precision=p)
         for r in range(1, args.repeats + 1) for m in models for b in batch_sizes
-        for f in frameworks for mode in modes[f]
+        for f in frameworks for mode in modes[f] for p in precisions
     ]
 
 
@@ -236,7 +248,7 @@ def check_frameworks(frameworks: list[str]) -> None:
 
 
 # Flags that shape what runs; with --resume they must match the original plan.
-PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--profile", "--epochs", "--batch-size",
+PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
               "--batch-sizes", "--repeats", "--quality-samples",
               "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
 
@@ -281,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = {"frameworks": list(dict.fromkeys(args.frameworks)),
                         "models": list(dict.fromkeys(c.model for c in configs)),
                         "profile": configs[0].profile, "device": device, "seed": args.seed,
-                        "modes": sorted({f"{c.framework} {c.mode}" for c in configs})}
+                        "modes": sorted({f"{c.framework} {c.mode}" for c in configs}),
+                        "precisions": list(dict.fromkeys(c.precision for c in configs))}
             command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
             options = SuiteOptions(command, settings, args.run_timeout)
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))

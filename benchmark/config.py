@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 FRAMEWORKS = ("torch", "tf")
+# fp32, or mixed precision on float32 parameters (benchmark.runner.RunnerOptions.precision)
+PRECISIONS = ("fp32", "bf16", "fp16")
 MODES = {"torch": ("eager", "compile"), "tf": ("eager", "function", "xla")}
 # Fastest stable mode per device, measured (README, "Execution modes"):
 # on this 2-core CPU torch eager beats torch.compile and XLA beats plain tf.function.
@@ -69,10 +71,12 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
+    precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")
 
     @property
     def name(self) -> str:
-        return f"{self.model}-{self.framework}-{self.mode}{self.tag}"
+        suffix = "" if self.precision == "fp32" else f"-{self.precision}"
+        return f"{self.model}-{self.framework}-{self.mode}{suffix}{self.tag}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from benchmark.config import PRECISIONS
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights
 
@@ -56,6 +57,28 @@ class RunnerOptions:
     mode: str = "eager"  # torch: eager | compile; tf: eager | function | xla
     threads: int = 0  # CPU threads for intra-op parallelism; 0 = every core
     dtype: str = "float32"  # "float64" only for parity tests that must exclude rounding
+    # Mixed precision on top of float32 parameters: "bf16" or "fp16" run the
+    # forward passes in that type (torch autocast; Keras mixed policies), losses
+    # and optimizer state stay float32; "fp16" also scales the losses.
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if self.precision != "fp32" and self.dtype != "float32":
+            raise ValueError(f"precision {self.precision} needs float32 parameters, not {self.dtype}")
+
+
+def check_mixed_precision(spec: GANSpec, precision: str) -> None:
+    """Raises ValueError for a precision that `spec` cannot train in.
+
+    fp16 with a gradient penalty is refused: the penalty's inner gradient,
+    scaled by the loss scale as PyTorch's AMP recipe prescribes, overflows
+    float16 at the initial scale (2^16), so the first steps report a NaN loss,
+    which the driver takes for divergence; bf16 needs no scaling."""
+    if precision == "fp16" and spec.gradient_penalty is not None:
+        raise ValueError(f"--precision fp16 is not supported for {spec.name} (gradient penalty); "
+                         "use bf16 or fp32")
 
 
 class Runner(abc.ABC):

@@ -82,7 +82,7 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
         last = io.read_json(progress)["line"] if progress.exists() else "before the first step"
         result = {"status": "failed", "reason": f"{reason}; last progress: {last}",
                   "config": config.to_dict(), "framework": config.framework,
-                  "model": config.model, "mode": config.mode}
+                  "model": config.model, "mode": config.mode, "precision": config.precision}
     if result["status"] != "ok":
         result["stderr_tail"] = _tail(stderr_path, STDERR_TAIL_LINES)
     result["dir"] = str(run_dir.relative_to(run_dir.parents[1]))

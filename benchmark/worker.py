@@ -111,7 +111,8 @@ def run(run_dir: Path) -> dict:
 
     built = time.perf_counter()
     runner = create_runner(config.framework, spec,
-                           RunnerOptions(device=config.device, mode=config.mode, threads=config.threads))
+                           RunnerOptions(device=config.device, mode=config.mode, threads=config.threads,
+                                         precision=config.precision))
     checkpoint = load_checkpoint(run_dir)
     resume = None
     if checkpoint is not None:
@@ -121,7 +122,7 @@ def run(run_dir: Path) -> dict:
         runner.import_weights(initial_weights(spec, seeds.init))
     build_s = time.perf_counter() - built
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
-                     f"epoch(s), batch {config.batch_size}, mode {config.mode}")
+                     f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
     frames = Frames.load(run_dir / FRAMES, before_step=len(resume.history) if resume else 0)
 
@@ -151,6 +152,7 @@ def run(run_dir: Path) -> dict:
         "framework": config.framework,
         "model": config.model,
         "mode": config.mode,
+        "precision": config.precision,
         "status": outcome.status,
         "reason": outcome.reason,
         "last_step": len(history) - 1,
@@ -189,7 +191,7 @@ def main(argv: list[str]) -> int:
             "schema_version": RESULT_SCHEMA_VERSION, "status": "failed",
             "reason": f"{type(error).__name__}: {error}", "config": config,
             "framework": config.get("framework"), "model": config.get("model"),
-            "mode": config.get("mode"),
+            "mode": config.get("mode"), "precision": config.get("precision", "fp32"),
         })
         return 1
     io.write_json(run_dir / "result.json", result)

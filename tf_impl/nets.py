@@ -4,6 +4,11 @@ framework-neutral `NetSpec`.
 Activations run NHWC. Every setting Keras would default differently from
 PyTorch (BatchNorm momentum, eps and running variance, LeakyReLU slope,
 "same" padding, initialisers) is taken from the spec or set to match.
+
+`dtype` is a Keras dtype policy name given to every layer: "float32",
+"float64" (parity tests), or "mixed_bfloat16" / "mixed_float16" (float32
+variables, computation in the low-precision type; BatchNorm statistics and
+spectral norm's sigma stay float32).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ class TorchBatchNorm(keras.layers.Layer):
     """BatchNorm with PyTorch's arithmetic, which Keras' layer does not offer:
     the moving variance tracks the unbiased batch variance (n / (n - 1)), and
     momentum is PyTorch's (moving = (1 - m) * moving + m * batch). Normalises
-    over every axis but the last (channels)."""
+    over every axis but the last (channels). Under a mixed policy it computes
+    in the variables' float32, as Keras' BatchNormalization does, and returns
+    the input's type."""
 
     def __init__(self, momentum: float, eps: float, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -33,24 +40,27 @@ class TorchBatchNorm(keras.layers.Layer):
 
     def build(self, input_shape) -> None:
         channels = (input_shape[-1],)
-        self.gamma = self.add_weight(name="gamma", shape=channels, initializer="ones")
-        self.beta = self.add_weight(name="beta", shape=channels, initializer="zeros")
+        # autocast=False: read in the variable type (float32) under a mixed policy too.
+        self.gamma = self.add_weight(name="gamma", shape=channels, initializer="ones", autocast=False)
+        self.beta = self.add_weight(name="beta", shape=channels, initializer="zeros", autocast=False)
         self.moving_mean = self.add_weight(name="moving_mean", shape=channels,
-                                           initializer="zeros", trainable=False)
+                                           initializer="zeros", trainable=False, autocast=False)
         self.moving_var = self.add_weight(name="moving_var", shape=channels,
-                                          initializer="ones", trainable=False)
+                                          initializer="ones", trainable=False, autocast=False)
 
     def call(self, x, training=False):
+        y = tf.cast(x, self.variable_dtype)  # a no-op unless the policy is mixed
         if not training:
-            return tf.nn.batch_normalization(x, self.moving_mean, self.moving_var,
-                                             self.beta, self.gamma, self.eps)
-        axes = list(range(len(x.shape) - 1))
-        mean, var = tf.nn.moments(x, axes)
-        n = tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
+            y = tf.nn.batch_normalization(y, self.moving_mean, self.moving_var,
+                                          self.beta, self.gamma, self.eps)
+            return tf.cast(y, x.dtype)
+        axes = list(range(len(y.shape) - 1))
+        mean, var = tf.nn.moments(y, axes)
+        n = tf.cast(tf.size(y) // tf.shape(y)[-1], y.dtype)
         m = self.momentum
         self.moving_mean.assign((1.0 - m) * self.moving_mean + m * mean)
         self.moving_var.assign((1.0 - m) * self.moving_var + m * var * n / (n - 1.0))
-        return tf.nn.batch_normalization(x, mean, var, self.beta, self.gamma, self.eps)
+        return tf.cast(tf.nn.batch_normalization(y, mean, var, self.beta, self.gamma, self.eps), x.dtype)
 
 
 def _normalize(x: tf.Tensor) -> tf.Tensor:
@@ -65,9 +75,16 @@ class SpectralNorm:
     updates W / sigma, not W) and iterates differently; this keeps `kernel`
     the raw parameter and u, v non-trainable variables, with the arithmetic of
     PyTorch's `nn.utils.spectral_norm` (see `benchmark.specs.layers`).
+
+    The layer does not autocast: under a mixed policy the power iteration and
+    sigma run on the float32 kernel, and `call` casts the inputs, W / sigma and
+    the bias to the compute type.
     """
 
     kernel: tf.Variable
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, autocast=False, **kwargs)
 
     def _add_vectors(self, out: int, fan_in: int) -> None:
         # Placeholders: `import_weights` sets the canonical u, v.
@@ -79,6 +96,9 @@ class SpectralNorm:
     def kernel_matrix(self) -> tf.Tensor:
         """(fan_in, out): the transpose of the canonical (out, fan_in) matrix."""
         raise NotImplementedError
+
+    def to_compute(self, x) -> tf.Tensor:
+        return tf.cast(x, self.compute_dtype)  # a no-op unless the policy is mixed
 
     def normalized_kernel(self, training: bool) -> tf.Tensor:
         matrix_t = self.kernel_matrix()
@@ -103,8 +123,8 @@ class SNDense(SpectralNorm, keras.layers.Dense):
         return self.kernel  # (in, out)
 
     def call(self, inputs, training=False):
-        x = ops.matmul(inputs, self.normalized_kernel(training))
-        return ops.add(x, self.bias) if self.use_bias else x
+        x = ops.matmul(self.to_compute(inputs), self.to_compute(self.normalized_kernel(training)))
+        return ops.add(x, self.to_compute(self.bias)) if self.use_bias else x
 
 
 class SNConv2d(SpectralNorm, keras.layers.Conv2D):
@@ -116,8 +136,8 @@ class SNConv2d(SpectralNorm, keras.layers.Conv2D):
         return tf.reshape(self.kernel, (-1, self.filters))  # (kh, kw, in, out)
 
     def call(self, inputs, training=False):
-        x = self.convolution_op(inputs, self.normalized_kernel(training))
-        return ops.add(x, self.bias) if self.use_bias else x
+        x = self.convolution_op(self.to_compute(inputs), self.to_compute(self.normalized_kernel(training)))
+        return ops.add(x, self.to_compute(self.bias)) if self.use_bias else x
 
 
 class SNConvTranspose2d(SpectralNorm, keras.layers.Conv2DTranspose):
@@ -130,10 +150,11 @@ class SNConvTranspose2d(SpectralNorm, keras.layers.Conv2DTranspose):
         return tf.reshape(tf.transpose(self.kernel, (0, 1, 3, 2)), (-1, self.filters))
 
     def call(self, inputs, training=False):
-        x = ops.conv_transpose(inputs, self.normalized_kernel(training), strides=list(self.strides),
-                               padding=self.padding, output_padding=self.output_padding,
+        x = ops.conv_transpose(self.to_compute(inputs), self.to_compute(self.normalized_kernel(training)),
+                               strides=list(self.strides), padding=self.padding,
+                               output_padding=self.output_padding,
                                dilation_rate=self.dilation_rate, data_format=self.data_format)
-        return ops.add(x, self.bias) if self.use_bias else x
+        return ops.add(x, self.to_compute(self.bias)) if self.use_bias else x
 
 
 class SelfAttentionBlock(keras.layers.Layer):
@@ -255,7 +276,9 @@ def _conv_layers(layer: Conv2d | ConvTranspose2d, dtype: str) -> list[keras.laye
 
 
 def build_network(net: NetSpec, dtype: str = "float32") -> Network:
-    """The network, its variables created (by one inference pass on zeros)."""
+    """The network, its variables created (by one inference pass on zeros).
+    `dtype`: a dtype policy name (module docstring)."""
     model = Network(net, dtype)
-    model(np.zeros((1, *net.input_shape), dtype), np.zeros((1,), np.int64), training=False)
+    zeros = np.zeros((1, *net.input_shape), keras.DTypePolicy(dtype).variable_dtype)
+    model(zeros, np.zeros((1,), np.int64), training=False)
     return model

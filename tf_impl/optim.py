@@ -45,9 +45,22 @@ class TorchRMSprop(keras.optimizers.RMSprop):
         self.assign_sub(variable, ops.divide(ops.multiply(lr, gradient), ops.add(ops.sqrt(v), self.epsilon)))
 
 
-def build_optimizer(spec: OptimizerSpec) -> keras.optimizers.Optimizer:
+# torch.amp.GradScaler's defaults (Keras' are 2^15 and the same 2000 steps),
+# so that both frameworks scale fp16 losses alike.
+LOSS_SCALE_INITIAL, LOSS_SCALE_GROWTH_STEPS = 2.0**16, 2000
+
+
+def build_optimizer(spec: OptimizerSpec, loss_scale: bool = False) -> keras.optimizers.Optimizer:
+    """The optimizer of `spec`; with `loss_scale` (fp16) wrapped in Keras'
+    dynamic LossScaleOptimizer, which unscales the gradients and skips a step
+    whose gradients are not finite before the inner update_step runs."""
     if spec.name == "adam":
-        return TorchAdam(learning_rate=spec.lr, beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps)
-    if spec.name == "rmsprop":
-        return TorchRMSprop(learning_rate=spec.lr, rho=spec.alpha, epsilon=spec.eps)
-    raise ValueError(f"unknown optimizer {spec.name!r}; valid: adam, rmsprop")
+        optimizer = TorchAdam(learning_rate=spec.lr, beta_1=spec.beta1, beta_2=spec.beta2, epsilon=spec.eps)
+    elif spec.name == "rmsprop":
+        optimizer = TorchRMSprop(learning_rate=spec.lr, rho=spec.alpha, epsilon=spec.eps)
+    else:
+        raise ValueError(f"unknown optimizer {spec.name!r}; valid: adam, rmsprop")
+    if loss_scale:
+        return keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=LOSS_SCALE_INITIAL,
+                                                   dynamic_growth_steps=LOSS_SCALE_GROWTH_STEPS)
+    return optimizer

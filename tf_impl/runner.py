@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmark.runner import Runner, RunnerOptions, StepInputs
+from benchmark.runner import Runner, RunnerOptions, StepInputs, check_mixed_precision
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from tf_impl.losses import LOSSES, gradient_penalty
 from tf_impl.nets import build_network
 from tf_impl.optim import build_optimizer
 from tf_impl.weights import export_network, import_network
+
+# --precision -> the Keras dtype policy of every layer; fp32 uses options.dtype.
+POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
 def configure_tensorflow(options: RunnerOptions) -> None:
@@ -42,11 +45,15 @@ class TFRunner(Runner):
         super().__init__(spec, options)
         configure_tensorflow(options)
         self.device = "/GPU:0" if options.device == "cuda" else "/CPU:0"
+        # Per-layer policies, not keras' process-wide one: nothing else changes.
+        check_mixed_precision(spec, options.precision)
+        policy = POLICIES.get(options.precision, options.dtype)
+        loss_scale = options.precision == "fp16"
         with tf.device(self.device):
-            self.generator = build_network(spec.generator, options.dtype)
-            self.discriminator = build_network(spec.discriminator, options.dtype)
-            self.g_optimizer = build_optimizer(spec.g_optimizer)
-            self.d_optimizer = build_optimizer(spec.d_optimizer)
+            self.generator = build_network(spec.generator, policy)
+            self.discriminator = build_network(spec.discriminator, policy)
+            self.g_optimizer = build_optimizer(spec.g_optimizer, loss_scale)
+            self.d_optimizer = build_optimizer(spec.d_optimizer, loss_scale)
             # Build the optimizer slots now: `load` assigns into them, and a
             # tf.function must not create variables on its first trace.
             self.g_optimizer.build(self.generator.trainable_variables)
@@ -75,6 +82,14 @@ class TFRunner(Runner):
         # .numpy() copies to the host, which also waits for the step to finish.
         return {"d_loss": float(d_loss.numpy()), "g_loss": float(g_loss.numpy())}
 
+    def _generate(self, noise: tf.Tensor, labels: tf.Tensor | None, training: bool) -> tf.Tensor:
+        """G's images in the parameters' type (float32 under a mixed policy)."""
+        return tf.cast(self.generator(noise, labels, training=training), self.options.dtype)
+
+    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor | None, training: bool) -> tf.Tensor:
+        """D's logits in the parameters' type, so that the losses are float32."""
+        return tf.cast(self.discriminator(images, labels, training=training), self.options.dtype)
+
     def _train_step(self, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
                     mix: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         d_vars = self.discriminator.trainable_variables
@@ -90,16 +105,19 @@ class TFRunner(Runner):
         for k in range(self.spec.n_critic):
             real = tf.gather(self.images, indices[k])  # (B, H, W, C)
             real_labels = tf.gather(self.labels, indices[k]) if conditional else None
-            fake = self.generator(noise[k], fake_labels[k], training=True)
+            fake = self._generate(noise[k], fake_labels[k], training=True)
             with tf.GradientTape() as tape:
-                d_loss = self.loss.d(self.discriminator(real, real_labels, training=True),
-                                     self.discriminator(fake, fake_labels[k], training=True))
+                d_loss = self.loss.d(self._discriminate(real, real_labels, training=True),
+                                     self._discriminate(fake, fake_labels[k], training=True))
                 if penalty is not None:
                     # Interpolates are read with the real images' labels.
                     def critic(x):
-                        return self.discriminator(x, real_labels, training=True)
+                        return self._discriminate(x, real_labels, training=True)
                     d_loss += penalty * gradient_penalty(critic, real, fake, mix[k])
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+                # fp16: the LossScaleOptimizer's scale; otherwise the loss itself.
+                scaled = self.d_optimizer.scale_loss(d_loss)
+            # A LossScaleOptimizer unscales, and skips the step on inf/NaN gradients.
+            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
             if self.spec.clip_value is not None:
                 for v in d_vars:
                     v.assign(tf.clip_by_value(v, -self.spec.clip_value, self.spec.clip_value))
@@ -107,9 +125,10 @@ class TFRunner(Runner):
 
         # (2) Update G: minimise loss.g(D(G(z))).
         with tf.GradientTape() as tape:
-            fake = self.generator(noise[-1], fake_labels[-1], training=True)
-            g_loss = self.loss.g(self.discriminator(fake, fake_labels[-1], training=True))
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+            fake = self._generate(noise[-1], fake_labels[-1], training=True)
+            g_loss = self.loss.g(self._discriminate(fake, fake_labels[-1], training=True))
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
         return tf.reduce_mean(tf.stack(d_losses)), g_loss
 
     def _labels(self, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
@@ -121,12 +140,12 @@ class TFRunner(Runner):
 
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
-            return self.generator(tf.constant(noise, self.options.dtype), self._labels(labels, len(noise)),
+            return self._generate(tf.constant(noise, self.options.dtype), self._labels(labels, len(noise)),
                                   training=False).numpy()
 
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
-            return self.discriminator(tf.constant(images, self.options.dtype),
+            return self._discriminate(tf.constant(images, self.options.dtype),
                                       self._labels(labels, len(images)), training=False).numpy()
 
     def export_weights(self) -> Weights:

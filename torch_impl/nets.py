@@ -72,6 +72,13 @@ class SpectralNorm:
         raise NotImplementedError
 
     def normalized_weight(self) -> torch.Tensor:
+        # sigma in the parameters' type under mixed precision too (autocast
+        # would run torch.mv in bfloat16 / float16 on CUDA); the layer's
+        # convolution or matmul then casts W / sigma to the compute type.
+        with torch.autocast(self.weight.device.type, enabled=False):
+            return self._normalized_weight()
+
+    def _normalized_weight(self) -> torch.Tensor:
         matrix = self.weight_matrix()
         if self.training:  # one power iteration per training forward pass
             with torch.no_grad():

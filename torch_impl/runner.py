@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmark.runner import Runner, RunnerOptions, StepInputs
+from benchmark.runner import Runner, RunnerOptions, StepInputs, check_mixed_precision
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from torch_impl.losses import LOSSES, gradient_penalty
 from torch_impl.nets import build_network
 from torch_impl.optim import build_optimizer
 from torch_impl.weights import export_network, import_network
+
+# --precision -> autocast's compute type; fp32 runs without autocast.
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class TorchRunner(Runner):
@@ -34,12 +38,39 @@ class TorchRunner(Runner):
         self.g_optimizer = build_optimizer(spec.g_optimizer, self.generator.parameters())
         self.d_optimizer = build_optimizer(spec.d_optimizer, self.discriminator.parameters())
         self.loss = LOSSES[spec.loss]
+        self.autocast_dtype = self._check_precision(options.precision)
+        # fp16 scales each loss before its backward pass (dynamic, one scaler
+        # per optimizer: the D and G losses differ in size and update apart).
+        # A disabled scaler passes the loss and the step through unchanged.
+        scaling = options.precision == "fp16"
+        self.d_scaler = torch.amp.GradScaler(self.device.type, enabled=scaling)
+        self.g_scaler = torch.amp.GradScaler(self.device.type, enabled=scaling)
         # torch.compile traces on first call; the driver times that as warm-up.
         compile_ = torch.compile if options.mode == "compile" else (lambda m: m)
         self._g = compile_(self.generator)
         self._d = compile_(self.discriminator)
         self.images: torch.Tensor | None = None  # (N, C, H, W)
         self.labels: torch.Tensor | None = None  # (N,)
+
+    def _check_precision(self, precision: str) -> torch.dtype | None:
+        """autocast's dtype for `precision` (None for fp32); a ValueError where
+        this device has no autocast in that type (autocast itself only warns)."""
+        if precision == "fp32":
+            return None
+        check_mixed_precision(self.spec, precision)
+        dtype = AUTOCAST_DTYPES[precision]
+        if not torch.amp.is_autocast_available(self.device.type):
+            raise ValueError(f"--precision {precision}: torch has no autocast on {self.device.type}; "
+                             "use fp32")
+        if self.device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise ValueError("--precision bf16: this GPU has no bfloat16; use fp16 or fp32")
+        return dtype
+
+    def _mixed(self) -> contextlib.AbstractContextManager:
+        """The forward passes' context: autocast under bf16/fp16, nothing under fp32."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
         nchw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
@@ -66,17 +97,24 @@ class TorchRunner(Runner):
         for k in range(self.spec.n_critic):
             real = self.images[indices_t[k]]  # (B, C, H, W)
             real_labels = self.labels[indices_t[k]] if conditional else None
-            with torch.no_grad():
-                fake = self._g(noise_t[k], fake_labels_t[k])
-            d_loss = self.loss.d(self._d(real, real_labels), self._d(fake, fake_labels_t[k]))
+            with self._mixed():
+                with torch.no_grad():
+                    fake = self._g(noise_t[k], fake_labels_t[k])
+                real_logits, fake_logits = self._d(real, real_labels), self._d(fake, fake_labels_t[k])
+            # Losses in the parameters' type (float32 under mixed precision).
+            d_loss = self.loss.d(real_logits.to(self.dtype), fake_logits.to(self.dtype))
             if penalty is not None:
                 # The eager D: torch.compile has no double backward. Interpolates
                 # are read with the real images' labels.
-                critic = lambda x: self.discriminator(x, real_labels)  # noqa: E731
+                def critic(x: torch.Tensor) -> torch.Tensor:
+                    with self._mixed():
+                        scores = self.discriminator(x, real_labels)
+                    return scores.to(self.dtype)
                 d_loss = d_loss + penalty * gradient_penalty(critic, real, fake, mix_t[k])
             self.d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_optimizer.step()
+            self.d_scaler.scale(d_loss).backward()
+            self.d_scaler.step(self.d_optimizer)  # unscales first; skipped on inf/NaN gradients
+            self.d_scaler.update()
             if self.spec.clip_value is not None:
                 with torch.no_grad():
                     for p in self.discriminator.parameters():
@@ -85,10 +123,13 @@ class TorchRunner(Runner):
 
         # (2) Update G: minimise loss.g(D(G(z))). D's weights need no gradient here.
         self.discriminator.requires_grad_(False)
-        g_loss = self.loss.g(self._d(self._g(noise_t[-1], fake_labels_t[-1]), fake_labels_t[-1]))
+        with self._mixed():
+            fake_logits = self._d(self._g(noise_t[-1], fake_labels_t[-1]), fake_labels_t[-1])
+        g_loss = self.loss.g(fake_logits.to(self.dtype))
         self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_optimizer.step()
+        self.g_scaler.scale(g_loss).backward()
+        self.g_scaler.step(self.g_optimizer)
+        self.g_scaler.update()
         self.discriminator.requires_grad_(True)
 
         # One device->host copy, which also waits for the step to finish.
@@ -105,15 +146,18 @@ class TorchRunner(Runner):
     @torch.no_grad()
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.generator.eval()
-        images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype),
-                                self._labels(labels, len(noise)))
-        return images.permute(0, 2, 3, 1).cpu().numpy()
+        with self._mixed():
+            images = self.generator(torch.from_numpy(noise).to(self.device, self.dtype),
+                                    self._labels(labels, len(noise)))
+        return images.to(self.dtype).permute(0, 2, 3, 1).cpu().numpy()
 
     @torch.no_grad()
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.discriminator.eval()
         nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(self.device, self.dtype)
-        return self.discriminator(nchw, self._labels(labels, len(images))).cpu().numpy()
+        with self._mixed():
+            logits = self.discriminator(nchw, self._labels(labels, len(images)))
+        return logits.to(self.dtype).cpu().numpy()
 
     def export_weights(self) -> Weights:
         return {**export_network(self.spec.generator, self.generator),
@@ -127,7 +171,8 @@ class TorchRunner(Runner):
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         np.savez(directory / "weights.npz", **self.export_weights())
-        torch.save({"g": self.g_optimizer.state_dict(), "d": self.d_optimizer.state_dict()},
+        torch.save({"g": self.g_optimizer.state_dict(), "d": self.d_optimizer.state_dict(),
+                    "g_scaler": self.g_scaler.state_dict(), "d_scaler": self.d_scaler.state_dict()},
                    directory / "optimizers.pt")
 
     def load(self, directory: Path) -> None:
@@ -136,6 +181,10 @@ class TorchRunner(Runner):
         state = torch.load(directory / "optimizers.pt", map_location=self.device)
         self.g_optimizer.load_state_dict(state["g"])
         self.d_optimizer.load_state_dict(state["d"])
+        # Loss scales (fp16 only; empty otherwise and in older checkpoints).
+        if state.get("g_scaler"):
+            self.g_scaler.load_state_dict(state["g_scaler"])
+            self.d_scaler.load_state_dict(state["d_scaler"])
 
     def parameter_counts(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in net.parameters())

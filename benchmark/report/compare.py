@@ -1,7 +1,7 @@
 """Two result folders side by side (two machines, two versions):
 `python run_benchmark.py --compare DIR_A DIR_B`.
 
-For every (model, framework, mode, batch size) present in both, the speed
+For every (model, framework, mode, batch size, precision) present in both, the speed
 ratio B/A with its bootstrap interval and the final losses; then what differs
 in the environments.
 """
@@ -27,7 +27,7 @@ def comparison_markdown(a: Suite, b: Suite) -> str:
         ratio, low, high = bootstrap_speed_ratio(cb.steps, ca.steps)
         verdict = "within noise" if low <= 1.0 <= high else ("B faster" if low > 1.0 else "A faster")
         run_a, run_b = ca.runs[0], cb.runs[0]
-        rows.append([model_title(group[0]), group[1], group[2], str(group[3]), fmt_rate(ca.rate),
+        rows.append([model_title(group[0]), group[1], run_a.mode_label, str(group[3]), fmt_rate(ca.rate),
                      fmt_rate(cb.rate), f"{ratio:.2f}x ({low:.2f}–{high:.2f})", verdict,
                      f"{_losses(run_a)} → {_losses(run_b)}"])
     only = sorted(set(groups_a) ^ set(groups_b))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.config import PRECISIONS
 from benchmark.io import read_json
 
 
@@ -46,12 +47,22 @@ class Run:
         return str(self.result.get("mode") or self.config.get("mode") or "?")
 
     @property
+    def precision(self) -> str:
+        """fp32, bf16 or fp16; results written before precision existed are fp32."""
+        return str(self.result.get("precision") or self.config.get("precision") or "fp32")
+
+    @property
+    def mode_label(self) -> str:
+        """The mode, with the precision when it is not fp32: "xla", "xla bf16"."""
+        return self.mode if self.precision == "fp32" else f"{self.mode} {self.precision}"
+
+    @property
     def name(self) -> str:
         return str(self.result.get("name") or self.path.name)
 
     @property
     def label(self) -> str:
-        return f"{self.framework} ({self.mode})"
+        return f"{self.framework} ({self.mode_label})"
 
     @property
     def status(self) -> str:
@@ -112,9 +123,10 @@ class Run:
         return times[~warm] if (~warm).any() else times
 
     @property
-    def group(self) -> tuple[str, str, str, int]:
-        """(model, framework, mode, batch size): repeats of a group are pooled."""
-        return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0))
+    def group(self) -> tuple[str, str, str, int, str]:
+        """(model, framework, mode, batch size, precision): repeats of a group are pooled."""
+        return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0),
+                self.precision)
 
     def frames(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(steps (K,), uint8 sample grids (K, N, H, W, C)) through training."""
@@ -131,7 +143,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Suite:
-    """results.json, with its runs in report order (model, framework, mode)."""
+    """results.json, with its runs in report order (model, framework, mode, precision)."""
 
     summary: dict[str, Any]
     runs: tuple[Run, ...]
@@ -177,8 +189,14 @@ def load_suite(run_dir: Path) -> Suite:
     settings = summary.get("suite") or {}
     models = _ordered(settings.get("models") or [], (run.model for run in runs))
     frameworks = _ordered(settings.get("frameworks") or [], (run.framework for run in runs))
-    runs.sort(key=lambda run: (models.index(run.model), frameworks.index(run.framework), run.mode))
+    runs.sort(key=lambda run: (models.index(run.model), frameworks.index(run.framework), run.mode,
+                               _precision_order(run.precision)))
     return Suite(summary, tuple(runs), models, frameworks)
+
+
+def _precision_order(precision: str) -> int:
+    """fp32 first, then the mixed precisions, in PRECISIONS' order."""
+    return PRECISIONS.index(precision) if precision in PRECISIONS else len(PRECISIONS)
 
 
 def read_history(path: Path) -> History:

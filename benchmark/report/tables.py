@@ -83,7 +83,7 @@ def _cell(text: str) -> str:
 
 @dataclass(frozen=True)
 class Contender:
-    """The finished repeats of one (framework, mode) at one batch size."""
+    """The finished repeats of one (framework, mode, precision) at one batch size."""
 
     runs: tuple[Run, ...]
     steps: tuple[np.ndarray, ...]  # steady-state step seconds of each repeat
@@ -140,7 +140,7 @@ def primary_batch_size(runs: Sequence[Run]) -> int | None:
 
 
 def contenders(runs: Sequence[Run]) -> list[Contender]:
-    """Finished runs grouped by (framework, mode, batch size), fastest first."""
+    """Finished runs grouped by (framework, mode, batch size, precision), fastest first."""
     groups: dict[tuple, list[tuple[Run, np.ndarray]]] = {}
     for run in _timed(runs):
         steps = run.steady_step_seconds()
@@ -193,7 +193,8 @@ def quality_table(runs: Sequence[Run]) -> str | None:
     headers = ["Framework", "Mode", "Samples", *(header for _, header, _ in columns)]
     rows = []
     for run, q in scored:
-        cells = [run.framework + str(run.config.get("tag") or ""), run.mode, fmt_count(q.get("num_samples"))]
+        cells = [run.framework + str(run.config.get("tag") or ""), run.mode_label,
+                 fmt_count(q.get("num_samples"))]
         for key, _, fmt in columns:
             value = finite(q.get(key))
             cell = MISSING if value is None else fmt.format(value)
@@ -235,8 +236,7 @@ def _summary_row(suite: Suite, model: str) -> list[str]:
 
 
 def _leader_label(contender: Contender) -> str:
-    run = contender.runs[0]
-    return f"{run.framework} ({run.mode})"
+    return contender.runs[0].label
 
 
 def _why_not_compared(frameworks: Sequence[str], runs: Sequence[Run], comparison: Comparison) -> str:
@@ -322,7 +322,7 @@ def _flops_cell(run: Run, cpu_peak_gflops: float | None) -> str:
 
 def _model_row(run: Run, with_device: bool, cpu_peak_gflops: float | None) -> list[str]:
     timing = run.timing
-    mode = run.mode if run.ok else f"{run.mode} ({run.status})"
+    mode = run.mode_label if run.ok else f"{run.mode_label} ({run.status})"
     params = run.parameter_counts
     row = [
         run.framework + str(run.config.get("tag") or ""),
@@ -367,24 +367,26 @@ def _mean(values: Any) -> float | None:
 
 
 def config_table(runs: Sequence[Run]) -> str:
-    headers = ["Run", "Framework", "Model", "Mode", "Device", "Epochs", "Batch", "Train size",
-               "Threads", "Framework version"]
+    headers = ["Run", "Framework", "Model", "Mode", "Precision", "Device", "Epochs", "Batch",
+               "Train size", "Threads", "Framework version"]
     rows = []
     for run in runs:
         config = run.config
         train_size = config.get("train_size")
         environment = run.result.get("environment") or {}
         threads = environment.get("threads") or fmt_count(config.get("threads"))
-        rows.append([run.name, run.framework, run.model, run.mode, str(config.get("device", MISSING)),
+        rows.append([run.name, run.framework, run.model, run.mode, run.precision,
+                     str(config.get("device", MISSING)),
                      fmt_count(config.get("epochs")), fmt_count(config.get("batch_size")),
                      "all" if train_size is None and config else fmt_count(train_size),
                      str(threads), str(environment.get("framework_version") or MISSING)])
-    return markdown_table(headers, rows, "lllllrrrrl")
+    return markdown_table(headers, rows, "llllllrrrrl")
 
 
 # --- runs.csv ------------------------------------------------------------------
 
-CSV_COLUMNS = ("name", "framework", "model", "mode", "status", "images_per_s", "images_per_s_p10",
+# "compute_precision" (fp32/bf16/fp16): "precision" is the sample-quality metric.
+CSV_COLUMNS = ("name", "framework", "model", "mode", "compute_precision", "status", "images_per_s", "images_per_s_p10",
                "images_per_s_p90", "step_ms_median", "gflops_per_s", "warmup_s", "train_s",
                "final_d_loss", "final_g_loss", *(key for key, _, _ in QUALITY_COLUMNS), "kid_std",
                "peak_rss_mib", "peak_device_mib", "epochs", "batch_size", "train_size", "seed",
@@ -407,7 +409,7 @@ def _csv_record(run: Run) -> dict[str, Any]:
     device = run.number("memory", "peak_device_bytes")
     return {
         "name": run.name, "framework": run.framework, "model": run.model, "mode": run.mode,
-        "status": run.status,
+        "compute_precision": run.precision, "status": run.status,
         **{key: run.number("timing", key) for key in
            ("images_per_s", "images_per_s_p10", "images_per_s_p90", "step_ms_median", "gflops_per_s",
             "warmup_s", "train_s")},

@@ -27,6 +27,8 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     (["--seed", "-1"], "must be an integer >= 0"),
     (["--no-such-flag"], "unrecognized arguments"),
     (["--frameworks", "tf", "--modes", "compile"], "tf modes: eager, function, xla"),
+    (["--precision", "fp8"], "invalid choice: 'fp8'"),
+    (["--models", "wgan_gp", "--precision", "bf16", "fp16"], "fp16 is not supported for wgan_gp"),
 ])
 def test_bad_flags_exit_2_naming_the_problem(tmp_path, args, message):
     result = run_cli(*args, "--out", str(tmp_path / "out"))
@@ -79,6 +81,30 @@ def test_a_tiny_benchmark_of_both_frameworks_writes_a_report(tmp_path, mnist_dat
     (run_dir / "report.md").unlink()
     rerender = run_cli("--report-only", str(run_dir))
     assert rerender.returncode == 0 and (run_dir / "report.md").read_text() == report
+
+
+def test_a_tiny_bf16_run_of_both_frameworks_is_named_and_reported_as_bf16(tmp_path, mnist_data_dir):
+    result = run_cli("--frameworks", "torch", "tf", "--models", "dcgan", "--precision", "bf16",
+                     "--profile", "smoke", "--train-size", "32", "--batch-size", "16",
+                     "--quality-samples", "0", "--data-dir", mnist_data_dir, "--out", str(tmp_path),
+                     "--run-id", "bf16")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    results = json.loads((tmp_path / "bf16" / "results.json").read_text())
+    assert [(r["name"], r["precision"], r["status"]) for r in results["runs"]] == [
+        ("dcgan-torch-eager-bf16", "bf16", "ok"),
+        ("dcgan-tf-xla-bf16", "bf16", "ok")]
+    assert results["suite"]["precisions"] == ["bf16"]
+    report = (tmp_path / "bf16" / "report.md").read_text()
+    assert "| eager bf16 |" in report and "| xla bf16 |" in report
+
+
+def test_precisions_plan_one_named_run_each():
+    from benchmark.cli import build_parser, plan_runs
+
+    args = build_parser().parse_args(["--models", "dcgan", "--precision", "fp32", "bf16"])
+    assert [c.name for c in plan_runs(args, "cpu")] == [
+        "dcgan-torch-eager", "dcgan-torch-eager-bf16", "dcgan-tf-xla", "dcgan-tf-xla-bf16"]
+    assert {c.precision for c in plan_runs(build_parser().parse_args([]), "cpu")} == {"fp32"}
 
 
 def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():

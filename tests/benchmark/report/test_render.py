@@ -28,10 +28,10 @@ DCGAN_RATES = {("dcgan", "torch", "eager"): (400, 380, 420), ("dcgan", "tf", "ea
 WGAN_RATES = {("wgan", "torch", "eager"): (300, 270, 330), ("wgan", "tf", "xla"): (301, 271, 331)}
 
 
-def _config(model: str, framework: str, mode: str) -> dict:
+def _config(model: str, framework: str, mode: str, precision: str = "fp32") -> dict:
     return {"framework": framework, "model": model, "mode": mode, "device": "cpu", "profile": "quick",
             "epochs": 1, "batch_size": BATCH, "train_size": None, "sample_count": 64, "seed": 0,
-            "threads": 2, "data_dir": None}
+            "threads": 2, "data_dir": None, "precision": precision}
 
 
 def _history(seed: int, d_end: float, g_end: float, step_range: tuple[float, float],
@@ -53,10 +53,10 @@ def _history(seed: int, d_end: float, g_end: float, step_range: tuple[float, flo
 
 
 def write_ok_run(root: Path, key: tuple[str, str, str], rates: tuple[float, float, float],
-                 seed: int, status: str = "ok") -> dict:
+                 seed: int, status: str = "ok", precision: str = "fp32") -> dict:
     """A finished run's files under root/runs/<name>/; returns its results.json entry."""
     model, framework, mode = key
-    name = f"{model}-{framework}-{mode}"
+    name = f"{model}-{framework}-{mode}" + ("" if precision == "fp32" else f"-{precision}")
     run_dir = root / "runs" / name
     run_dir.mkdir(parents=True)
     median, p10, p90 = rates
@@ -68,13 +68,14 @@ def write_ok_run(root: Path, key: tuple[str, str, str], rates: tuple[float, floa
     (run_dir / "history.csv").write_text(csv_text)
     sample_rng = np.random.default_rng(100 + seed)
     np.save(run_dir / "samples.npy", np.tanh(sample_rng.normal(0, 1, (64, 28, 28, 1))).astype(np.float32))
-    (run_dir / "config.json").write_text(json.dumps(_config(model, framework, mode)))
+    (run_dir / "config.json").write_text(json.dumps(_config(model, framework, mode, precision)))
 
     tail = STEPS // 10
     result = {
         "schema_version": 1, "name": name, "framework": framework, "model": model, "mode": mode,
+        "precision": precision,
         "status": status, "reason": "non-finite loss at step 299" if status == "diverged" else None,
-        "config": _config(model, framework, mode),
+        "config": _config(model, framework, mode, precision),
         "environment": {"framework_version": f"{framework} 1.0", "device_name": "x86_64", "threads": "2"},
         "parameter_counts": {"generator": 759681, "discriminator": 138689},
         "build_s": 3.2,
@@ -182,7 +183,7 @@ def test_report_has_sections_in_order(report: str) -> None:
 
 def test_summary_has_one_row_per_model(report: str) -> None:
     rows = table_rows(section(report, "## Summary"))
-    assert [row[0] for row in rows] == ["DCGAN", "WGAN"]
+    assert [row[0] for row in rows] == ["DCGAN", "WGAN (weight clipping)"]
 
 
 def test_summary_names_faster_framework_and_ratio(report: str) -> None:
@@ -243,8 +244,8 @@ def test_environment_lists_command_seed_and_configuration(report: str) -> None:
     assert "torch 2.14.1, tensorflow 2.21.0" in environment
     config_rows = table_rows(section(environment, "### Configuration per run"))
     assert len(config_rows) == 5
-    assert config_rows[0] == ["dcgan-torch-eager", "torch", "dcgan", "eager", "cpu", "1", "32", "all", "2",
-                             "torch 1.0"]
+    assert config_rows[0] == ["dcgan-torch-eager", "torch", "dcgan", "eager", "fp32", "cpu", "1", "32", "all",
+                             "2", "torch 1.0"]
 
 
 def test_rerender_is_deterministic(rendered: tuple[Path, Path, dict[Path, bytes]]) -> None:
@@ -273,6 +274,26 @@ def test_model_with_one_finished_framework_is_not_compared(tmp_path: Path) -> No
     assert row[6] == "diverged"
     assert "non-finite loss at step 299" in section(report, "## Failed runs")
     assert (tmp_path / "figures/loss_wgan.png").stat().st_size > 0
+
+
+def test_precisions_of_one_framework_and_mode_are_separate_contenders(tmp_path: Path) -> None:
+    runs = [write_ok_run(tmp_path, ("dcgan", "torch", "eager"), (400, 380, 420), seed=0),
+            write_ok_run(tmp_path, ("dcgan", "torch", "eager"), (500, 480, 520), seed=1, precision="bf16"),
+            write_ok_run(tmp_path, ("dcgan", "tf", "xla"), (300, 280, 320), seed=2),
+            write_ok_run(tmp_path, ("dcgan", "tf", "xla"), (250, 230, 270), seed=3, precision="bf16")]
+    report = render_report(write_results(tmp_path, runs, ["dcgan"])).read_text(encoding="utf-8")
+    [row] = table_rows(section(report, "## Summary"))
+    assert row[1].startswith("torch (eager bf16) 1.67x")  # each framework's fastest: 500 vs 300
+    rows = table_rows(section(report, "## DCGAN"))
+    assert [row[:3] for row in rows] == [["torch", "eager", "400 (380–420)"],
+                                         ["torch", "eager bf16", "500 (480–520)"],
+                                         ["tf", "xla", "300 (280–320)"], ["tf", "xla bf16", "250 (230–270)"]]
+    config_rows = table_rows(section(section(report, "## Environment"), "### Configuration per run"))
+    assert [(r[0], r[4]) for r in config_rows] == [
+        ("dcgan-torch-eager", "fp32"), ("dcgan-torch-eager-bf16", "bf16"),
+        ("dcgan-tf-xla", "fp32"), ("dcgan-tf-xla-bf16", "bf16")]
+    table = pd.read_csv(tmp_path / "runs.csv").set_index("name")
+    assert table.loc["dcgan-tf-xla-bf16", "compute_precision"] == "bf16"
 
 
 def test_main_renders_the_given_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
