@@ -7,8 +7,8 @@ most modern re-implementations; its loss with the non-saturating G objective,
 and the DCGAN paper's Adam(2e-4, beta1 0.5).
 """
 
-from benchmark.specs.dcgan import IMAGE_SHAPE, LATENT_DIM
-from benchmark.specs.gan import GANSpec, OptimizerSpec
+from benchmark.specs.dcgan import DCGAN, IMAGE_SHAPE, LATENT_DIM
+from benchmark.specs.gan import GANSpec
 from benchmark.specs.layers import Activation, BatchNorm, Dense, Flatten, NetSpec, Reshape
 
 PIXELS = 28 * 28
@@ -54,6 +54,6 @@ VANILLA = GANSpec(
     generator=GENERATOR,
     discriminator=DISCRIMINATOR,
     loss="bce",
-    d_optimizer=OptimizerSpec("adam", lr=2e-4, beta1=0.5, beta2=0.999),
-    g_optimizer=OptimizerSpec("adam", lr=2e-4, beta1=0.5, beta2=0.999),
+    d_optimizer=DCGAN.d_optimizer,  # the DCGAN paper's Adam(2e-4, beta1 0.5)
+    g_optimizer=DCGAN.g_optimizer,
 )
