@@ -161,10 +161,6 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
         raise UsageError("give --batch-size or --batch-sizes, not both")
     batch_sizes = list(dict.fromkeys(args.batch_sizes or [args.batch_size or profile.batch_size]))
     precisions = list(dict.fromkeys(args.precision))
-    penalised = [m for m in models if SPECS[m].gradient_penalty is not None]
-    if "fp16" in precisions and penalised:
-        raise UsageError(f"--precision fp16 is not supported for {', '.join(penalised)} (gradient "
-                         "penalty: its loss-scaled inner gradient overflows float16); use bf16 or fp32")
 
     def tag(batch_size: int, repeat: int) -> str:
         return ((f"-b{batch_size}" if len(batch_sizes) > 1 else "")

@@ -69,18 +69,6 @@ class RunnerOptions:
             raise ValueError(f"precision {self.precision} needs float32 parameters, not {self.dtype}")
 
 
-def check_mixed_precision(spec: GANSpec, precision: str) -> None:
-    """Raises ValueError for a precision that `spec` cannot train in.
-
-    fp16 with a gradient penalty is refused: the penalty's inner gradient,
-    scaled by the loss scale as PyTorch's AMP recipe prescribes, overflows
-    float16 at the initial scale (2^16), so the first steps report a NaN loss,
-    which the driver takes for divergence; bf16 needs no scaling."""
-    if precision == "fp16" and spec.gradient_penalty is not None:
-        raise ValueError(f"--precision fp16 is not supported for {spec.name} (gradient penalty); "
-                         "use bf16 or fp32")
-
-
 class Runner(abc.ABC):
     """A (framework, model) pair ready to train.
 

@@ -77,6 +77,10 @@ def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor,
       critic: images (B, H, W, C) -> scores (B, 1).
       real, fake: (B, H, W, C), no gradient needed.
       mix: (B,) in [0, 1), one weight per sample.
+
+    Under mixed precision x_hat stays float32 (the layers cast their inputs),
+    so the inner gradient and its norm are float32; under fp16 only the outer
+    loss is scaled, as in torch_impl/losses.py.
     """
     mix = tf.reshape(mix, (-1, 1, 1, 1))
     x_hat = tf.stop_gradient(mix * real + (1.0 - mix) * fake)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from benchmark.runner import Runner, RunnerOptions, StepInputs, check_mixed_precision
+from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from tf_impl.losses import LOSSES, gradient_penalty
@@ -46,7 +46,6 @@ class TFRunner(Runner):
         configure_tensorflow(options)
         self.device = "/GPU:0" if options.device == "cuda" else "/CPU:0"
         # Per-layer policies, not keras' process-wide one: nothing else changes.
-        check_mixed_precision(spec, options.precision)
         policy = POLICIES.get(options.precision, options.dtype)
         loss_scale = options.precision == "fp16"
         with tf.device(self.device):

@@ -72,6 +72,12 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
       critic: images (B, C, H, W) -> scores (B, 1).
       real, fake: (B, C, H, W), no gradient needed.
       mix: (B,) in [0, 1), one weight per sample.
+
+    Under mixed precision x_hat stays in the parameters' type (float32), so
+    the inner gradient and its norm are float32 while the critic's layers run
+    in bf16/fp16. Under fp16 the inner gradient is not loss-scaled (its entries
+    are around 0.1, far above float16's underflow); the outer backward pass is,
+    like every loss's, and GradScaler skips a step whose scaled gradients overflow.
     """
     mix = mix.view(-1, 1, 1, 1)
     x_hat = (mix * real + (1.0 - mix) * fake).detach().requires_grad_(True)

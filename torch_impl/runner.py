@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.runner import Runner, RunnerOptions, StepInputs, check_mixed_precision
+from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
 from torch_impl.losses import LOSSES, gradient_penalty
@@ -57,7 +57,6 @@ class TorchRunner(Runner):
         this device has no autocast in that type (autocast itself only warns)."""
         if precision == "fp32":
             return None
-        check_mixed_precision(self.spec, precision)
         dtype = AUTOCAST_DTYPES[precision]
         if not torch.amp.is_autocast_available(self.device.type):
             raise ValueError(f"--precision {precision}: torch has no autocast on {self.device.type}; "

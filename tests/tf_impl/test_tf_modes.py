@@ -21,13 +21,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.runner import RunnerOptions, StepInputs
+from benchmark.runner import RunnerOptions
 from benchmark.specs import GANSpec, OptimizerSpec
 from benchmark.specs.layers import (
     Activation, BatchNorm, ConcatLabels, Conv2d, ConvTranspose2d, Dense, Flatten, NetSpec, Reshape,
     SelfAttention,
 )
 from benchmark.weights import initial_weights
+from tests.training import train_steps
 
 tf_runner = pytest.importorskip("tf_impl.runner")
 
@@ -57,13 +58,8 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 def train(mode: str) -> tuple[list[dict[str, float]], dict[str, np.ndarray]]:
-    spec = EVERY_PATH
-    rng = np.random.default_rng(4)
-    runner = tf_runner.TFRunner(spec, RunnerOptions(mode=mode, dtype="float64"))
-    runner.import_weights(initial_weights(spec, seed=2))
-    runner.load_data(np.tanh(rng.normal(size=(32, 8, 8, 1))), np.arange(32) % 10)
-    losses = [runner.train_step(StepInputs.draw(spec, rng.integers(0, 32, (2, BATCH)), rng, "float64"))
-              for _ in range(2)]
+    runner = tf_runner.TFRunner(EVERY_PATH, RunnerOptions(mode=mode, dtype="float64"))
+    losses = train_steps(runner, steps=2, batch=BATCH, data=32, weight_seed=2, data_seed=4, dtype="float64")
     return losses, runner.export_weights()
 
 

@@ -20,27 +20,20 @@ import pytest
 tf_runner = pytest.importorskip("tf_impl.runner")
 import keras  # noqa: E402
 
-from benchmark.runner import RunnerOptions, StepInputs  # noqa: E402
+from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import get_spec  # noqa: E402
-from benchmark.weights import initial_weights  # noqa: E402
+from tests.training import train_steps  # noqa: E402
 
 TOLERANCE = 0.05
 BATCH, STEPS, DATA = 8, 2, 48
 CASES = [("dcgan", "bf16", "eager"), ("dcgan", "bf16", "function"), ("dcgan", "bf16", "xla"),
          ("wgan_gp", "bf16", "eager"), ("sn_dcgan", "bf16", "eager"),
-         ("dcgan", "fp16", "function")]
+         ("dcgan", "fp16", "function"), ("wgan_gp", "fp16", "function")]
 
 
 def train(model: str, precision: str, mode: str) -> tuple[object, list[dict[str, float]]]:
-    spec = get_spec(model)
-    rng = np.random.default_rng(0)
-    runner = tf_runner.TFRunner(spec, RunnerOptions(mode=mode, precision=precision, threads=2))
-    runner.import_weights(initial_weights(spec, seed=1))
-    runner.load_data(np.tanh(rng.normal(size=(DATA, *spec.image_shape))).astype(np.float32),
-                     np.arange(DATA) % spec.num_classes)
-    losses = [runner.train_step(StepInputs.draw(spec, rng.integers(0, DATA, (spec.n_critic, BATCH)), rng))
-              for _ in range(STEPS)]
-    return runner, losses
+    runner = tf_runner.TFRunner(get_spec(model), RunnerOptions(mode=mode, precision=precision, threads=2))
+    return runner, train_steps(runner, steps=STEPS, batch=BATCH, data=DATA, weight_seed=1, data_seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -21,26 +21,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmark.runner import RunnerOptions, StepInputs  # noqa: E402
+from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import get_spec  # noqa: E402
-from benchmark.weights import initial_weights  # noqa: E402
+from tests.training import train_steps  # noqa: E402
 from torch_impl.runner import TorchRunner  # noqa: E402
 
 TOLERANCE = 0.05
 BATCH, STEPS, DATA = 8, 2, 48
-CASES = [("dcgan", "bf16"), ("wgan_gp", "bf16"), ("sn_dcgan", "bf16"), ("dcgan", "fp16")]
+CASES = [("dcgan", "bf16"), ("wgan_gp", "bf16"), ("sn_dcgan", "bf16"), ("dcgan", "fp16"), ("wgan_gp", "fp16")]
 
 
 def train(model: str, precision: str) -> tuple[TorchRunner, list[dict[str, float]]]:
-    spec = get_spec(model)
-    rng = np.random.default_rng(0)
-    runner = TorchRunner(spec, RunnerOptions(precision=precision, threads=2))
-    runner.import_weights(initial_weights(spec, seed=1))
-    runner.load_data(np.tanh(rng.normal(size=(DATA, *spec.image_shape))).astype(np.float32),
-                     np.arange(DATA) % spec.num_classes)
-    losses = [runner.train_step(StepInputs.draw(spec, rng.integers(0, DATA, (spec.n_critic, BATCH)), rng))
-              for _ in range(STEPS)]
-    return runner, losses
+    runner = TorchRunner(get_spec(model), RunnerOptions(precision=precision, threads=2))
+    return runner, train_steps(runner, steps=STEPS, batch=BATCH, data=DATA, weight_seed=1, data_seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -82,5 +75,3 @@ def test_unknown_precision_is_refused():
         RunnerOptions(precision="int8")
     with pytest.raises(ValueError, match="float32 parameters"):
         RunnerOptions(precision="bf16", dtype="float64")
-    with pytest.raises(ValueError, match="fp16 is not supported for wgan_gp"):
-        TorchRunner(get_spec("wgan_gp"), RunnerOptions(precision="fp16"))
