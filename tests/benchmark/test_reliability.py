@@ -122,20 +122,34 @@ def test_a_corrupt_data_file_exits_2_naming_it(tmp_path, mnist_data_dir):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_missing_framework_exits_2_before_anything_runs(tmp_path, mnist_data_dir):
+def without_tensorflow(tmp_path: Path) -> dict[str, str]:
+    """An environment whose interpreter finds neither tensorflow nor keras, as
+    on a GPU machine that has PyTorch alone (sitecustomize runs at start-up)."""
     hide = tmp_path / "hide"
     hide.mkdir()
-    # sitecustomize runs at interpreter start: tensorflow is now not installed.
+    # None in sys.modules: `import` raises ModuleNotFoundError and
+    # importlib.util.find_spec answers None, as for a package never installed.
     (hide / "sitecustomize.py").write_text(
         "import sys\n"
-        "class HideTensorFlow:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] == 'tensorflow':\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
-        "sys.meta_path.insert(0, HideTensorFlow())\n")
+        "sys.modules.update(tensorflow=None, keras=None)\n")
+    return {"PYTHONPATH": f"{hide}{os.pathsep}{REPO_ROOT}"}
+
+
+def test_a_missing_framework_exits_2_before_anything_runs(tmp_path, mnist_data_dir):
     result = cli("--frameworks", "torch", "tf", "--data-dir", mnist_data_dir,
-                 "--out", str(tmp_path / "out"),
-                 env={"PYTHONPATH": f"{hide}{os.pathsep}{REPO_ROOT}"})
+                 "--out", str(tmp_path / "out"), env=without_tensorflow(tmp_path))
     assert result.returncode == 2
     assert "tensorflow package is not installed" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_torch_alone_needs_no_tensorflow(tmp_path, mnist_data_dir):
+    # The GPU machines this project is benchmarked on may carry PyTorch alone:
+    # a torch-only suite, its quality scores and its report import nothing of TF.
+    result = cli("--frameworks", "torch", "--models", "dcgan", "--profile", "smoke",
+                 "--train-size", "64", "--batch-size", "16", "--data-dir", mnist_data_dir,
+                 "--out", str(tmp_path), "--run-id", "torch-only", env=without_tensorflow(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((tmp_path / "torch-only" / "results.json").read_text())
+    assert [(r["framework"], r["status"]) for r in results["runs"]] == [("torch", "ok")]
+    assert (tmp_path / "torch-only" / "report.md").exists()
