@@ -20,9 +20,9 @@ from benchmark.io import write_bytes, write_text
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
-from benchmark.report.tables import (MISSING, config_table, contenders, fmt_duration, grid_columns,
-                                     model_table, model_title, primary_batch_size, quality_table, runs_csv,
-                                     summary_table)
+from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, config_table, contenders, fmt_duration,
+                                     grid_columns, model_table, model_title, primary_batch_size,
+                                     quality_table, runs_csv, summary_table, unlearned_note)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR)
 FigureLinks = dict[str, list[str]]
@@ -133,8 +133,9 @@ def summary_section(suite: Suite) -> str:
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
             "it does not. *Better samples*: lower FID of each framework's best run, on the "
             "features of an MNIST classifier (docs/metrics.md); \"clear\" when their KIDs differ "
-            "by more than twice their combined standard deviation. Losses: mean of the last "
-            "10% of steps.")
+            "by more than twice their combined standard deviation; \"not learned yet\" when every "
+            f"run's recall is below {UNLEARNED_RECALL}: its samples reach almost no real digit. "
+            "Losses: mean of the last 10% of steps.")
 
 
 def model_section(suite: Suite, model: str, figures: list[str]) -> str:
@@ -144,6 +145,9 @@ def model_section(suite: Suite, model: str, figures: list[str]) -> str:
     quality = quality_table(runs)
     if quality:
         parts += ["### Sample quality", quality]
+        note = unlearned_note(runs)
+        if note:
+            parts.append(note)
     parts += figures
     return "\n\n".join(parts)
 

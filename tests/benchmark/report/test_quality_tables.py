@@ -4,12 +4,12 @@ the difference is noise."""
 from pathlib import Path
 
 from benchmark.report.results import Run
-from benchmark.report.tables import quality_table, quality_verdict
+from benchmark.report.tables import quality_table, quality_verdict, unlearned_note
 
 
-def run(framework: str, fid: float, kid: float, kid_std: float) -> Run:
+def run(framework: str, fid: float, kid: float, kid_std: float, recall: float = 0.7) -> Run:
     quality = {"num_samples": 10000.0, "fid": fid, "kid_mean": kid, "kid_std": kid_std,
-               "precision": 0.8, "recall": 0.7, "density": 0.9, "coverage": 0.85,
+               "precision": 0.8, "recall": recall, "density": 0.9, "coverage": 0.85,
                "classifier_score": 9.1, "classes_covered": 10.0}
     return Run({"framework": framework, "model": "dcgan", "mode": "eager", "status": "ok",
                 "quality": quality, "config": {}}, Path("."))
@@ -28,3 +28,19 @@ def test_overlapping_kids_are_within_noise():
 def test_quality_table_shows_kid_with_its_spread_and_skips_absent_columns():
     table = quality_table([run("torch", 5.0, 0.0101, 0.0012)])
     assert "0.0101 ± 0.0012" in table and "Label acc." not in table
+
+
+def test_runs_whose_samples_reach_no_real_digit_are_flagged_not_learned_yet():
+    # The default report's one-epoch WGAN: FID ~1180, recall 0 in both frameworks.
+    unlearned = [run("torch", 1173.0, 0.70, 0.01, recall=0.0), run("tf", 1183.0, 0.71, 0.01, recall=0.0)]
+    better, difference = quality_verdict(unlearned)
+    assert better == "torch (1173.00 vs 1183.00)"
+    assert difference == "within noise (KID); not learned yet (recall < 0.01)"
+    assert "Not learned yet" in unlearned_note(unlearned)
+
+
+def test_one_run_that_reaches_real_digits_lifts_the_flag():
+    runs = [run("torch", 390.0, 0.15, 0.01, recall=0.23), run("tf", 1183.0, 0.71, 0.01, recall=0.0)]
+    assert "not learned" not in quality_verdict(runs)[1]
+    assert unlearned_note(runs) is None
+    assert unlearned_note([]) is None
