@@ -73,7 +73,10 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             save_png(quality_figure(title, scored, colors), run_dir / path)
             links[model].append(f"![{title} quality against training time]({path})")
         animations = []
+        # One GIF (~1.5 MB) per configuration: sweeps and repeats would add one per run.
         for run in runs:
+            if run.group[3] != batch or int(run.config.get("repeat") or 1) != 1:
+                continue
             frames = run.frames()
             if frames is not None and len(frames[0]):
                 path = f"figures/evolution_{_slug(run.name)}.gif"

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from benchmark.config import PROFILES
 from benchmark.report.results import Run, Suite, finite
 from benchmark.report.stats import bootstrap_speed_ratio
 
@@ -134,9 +135,20 @@ class Comparison:
 
 
 def primary_batch_size(runs: Sequence[Run]) -> int | None:
-    """The batch size most runs used; a batch-size sweep compares at that one."""
+    """The batch size most runs used; a batch-size sweep compares at that one.
+
+    A sweep runs every size equally often: the tie goes to the profile's batch
+    size when it is one of them, else to the middle one (the lower of two), so
+    the headline never rests on the sweep's smallest or largest batch."""
     sizes = Counter(run.group[3] for run in runs)
-    return sizes.most_common(1)[0][0] if sizes else None
+    if not sizes:
+        return None
+    most = max(sizes.values())
+    tied = sorted(size for size, count in sizes.items() if count == most)
+    profile = PROFILES.get(str(runs[0].config.get("profile")))
+    if profile is not None and profile.batch_size in tied:
+        return profile.batch_size
+    return tied[(len(tied) - 1) // 2]
 
 
 def contenders(runs: Sequence[Run]) -> list[Contender]:
@@ -255,6 +267,8 @@ def _summary_row(suite: Suite, model: str) -> list[str]:
     else:
         ratio, low, high = comparison.interval
         faster = f"{_leader_label(comparison.leaders[0])} {ratio:.2f}x ({low:.2f}–{high:.2f})"
+        if len({run.group[3] for run in runs}) > 1:  # a batch-size sweep: say where it compared
+            faster += f" at batch {comparison.leaders[0].batch_size}"
         difference = "clear" if comparison.clear else "within noise"
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
     return [model_title(model), faster, difference, *quality_verdict(runs), *losses]
