@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override every model's generator learning rate (default: the paper's)")
     parser.add_argument("--quality-samples", type=non_negative_int, metavar="N",
                         help="generated images scored (FID, KID, precision/recall, ...) at each "
-                             "epoch end; 0 skips scoring (default: the profile's, 10000 or 500 in smoke)")
+                             "probe; 0 skips scoring (default: the profile's, 10000 or 500 in smoke)")
+    parser.add_argument("--quality-probes", type=positive_int, metavar="N",
+                        help="times each run is scored, evenly spaced over its steps, the last "
+                             "after the final step (default: the profile's: smoke 1, quick 4, full 25)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, data order and noise (default 0)")
     parser.add_argument("--data-dir", type=Path,
                         help="folder with the four MNIST IDX files (.gz or raw); default: "
@@ -173,6 +176,7 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                   sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
                   quality_samples=(profile.quality_samples if args.quality_samples is None
                                    else args.quality_samples),
+                  quality_probes=args.quality_probes or profile.quality_probes,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
                   repeat=r, tag=tag(b, r), precision=p)
@@ -245,7 +249,7 @@ def check_frameworks(frameworks: list[str]) -> None:
 
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
-              "--batch-sizes", "--repeats", "--quality-samples",
+              "--batch-sizes", "--repeats", "--quality-samples", "--quality-probes",
               "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
 
 

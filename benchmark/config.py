@@ -33,7 +33,8 @@ class Profile:
     batch_size: int
     train_size: int | None
     sample_count: int = 64  # images in the sample grid, from one fixed noise set
-    quality_samples: int = 10_000  # generated images scored at each epoch end (0: none)
+    quality_samples: int = 10_000  # generated images scored at each probe (0: none)
+    quality_probes: int = 1  # times a run is scored, evenly spaced in steps, the last at its end
 
 
 PROFILES: dict[str, Profile] = {
@@ -42,9 +43,9 @@ PROFILES: dict[str, Profile] = {
         Profile("smoke", "seconds per run: checks that everything runs", epochs=1,
                 batch_size=32, train_size=640, sample_count=16, quality_samples=500),
         Profile("quick", "default on CPU: one epoch of the 60k train split", epochs=1,
-                batch_size=128, train_size=None),
+                batch_size=128, train_size=None, quality_probes=4),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
-                batch_size=128, train_size=None),
+                batch_size=128, train_size=None, quality_probes=25),
     )
 }
 
@@ -65,7 +66,8 @@ class RunConfig:
     seed: int
     threads: int
     data_dir: str | None
-    quality_samples: int = 0  # generated images scored at each epoch end
+    quality_samples: int = 0  # generated images scored at each probe
+    quality_probes: int = 1  # probes per run, evenly spaced in steps, the last after the final step
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
     tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard

@@ -116,8 +116,8 @@ class TrainOutcome:
     samples: np.ndarray  # (sample_count, H, W, C) from the fixed sample noise
     reason: str | None = None
     resumed_from_epoch: int | None = None
-    # one entry per epoch end: epoch, step, train_s (training wall time so far),
-    # eval_s, and the evaluator's scores
+    # one entry per quality probe (probe_steps): epoch, step, train_s (training
+    # wall time so far), eval_s, and the evaluator's scores
     quality: list[dict] = field(default_factory=list)
 
 
@@ -132,10 +132,21 @@ def epoch_batches(n_images: int, config: RunConfig, spec: GANSpec, rng: np.rando
     return rng.permutation(n_images)[: steps * per_step].reshape(steps, spec.n_critic, config.batch_size)
 
 
+def total_steps(config: RunConfig, spec: GANSpec, n_images: int) -> int:
+    """Steps in the whole run (`epoch_batches` drops each epoch's tail)."""
+    return config.epochs * (n_images // (config.batch_size * spec.n_critic))
+
+
 def frame_interval(config: RunConfig, spec: GANSpec, n_images: int, frames: int) -> int:
     """Steps between two snapshots of the sample grid (`frames` per run)."""
-    total = config.epochs * (n_images // (config.batch_size * spec.n_critic))
-    return max(1, total // max(1, frames))
+    return max(1, total_steps(config, spec, n_images) // max(1, frames))
+
+
+def probe_steps(total: int, probes: int) -> set[int]:
+    """Step counts after which the generator is scored: `probes` of them
+    (fewer if the run has fewer steps), evenly spaced, the last after the final
+    step. 4 probes of 468 steps: after steps 117, 234, 351 and 468."""
+    return {math.ceil(k * total / probes) for k in range(1, probes + 1)}
 
 
 def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
@@ -152,12 +163,14 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     generated image. Calls `checkpoint` after every epoch; `resume` continues
     from such a state (the runner's weights already restored by the caller).
     `on_frame(step, samples)` receives the sample grid `frames` times a run;
-    `quality(runner)` scores the generator at every epoch end. Time spent on
-    frames, scores and checkpoints is left out of the training wall clock.
+    `quality(runner)` scores the generator `config.quality_probes` times
+    (`probe_steps`). Time spent on frames, scores and checkpoints is left out of
+    the training wall clock.
     """
     progress = progress or Progress(config.name)
     runner.load_data(images, labels)
     every = frame_interval(config, spec, len(images), frames)
+    probes = probe_steps(total_steps(config, spec, len(images)), config.quality_probes)
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
     sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: 0..9 cycling
     history, epoch_seconds, first_epoch, scores = History(), [], 0, []
@@ -178,9 +191,16 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
         return TrainOutcome(status, history, epoch_seconds, _timing(history, config, spec), samples,
                             reason, first_epoch if resume is not None else None, scores)
 
+    def non_finite_samples(epoch: int) -> tuple[str | None, np.ndarray]:
+        """(why the run diverged, or None; the sample grid it was read from)."""
+        samples = runner.generate(sample_noise, sample_labels)
+        if np.all(np.isfinite(samples)):
+            return None, samples
+        return f"non-finite generated images in epoch {epoch + 1} (step {len(history) - 1})", samples
+
     for epoch in range(first_epoch, config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
-        epoch_started = time.perf_counter()
+        epoch_started, paused_before = time.perf_counter(), paused
         for step, indices in enumerate(plan):
             inputs = StepInputs.draw(spec, indices, seeds.noise)
             t0 = time.perf_counter()
@@ -197,20 +217,25 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             if on_frame is not None and len(history) % every == 0:
                 on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
                 paused += time.perf_counter() - t1
+            if quality is not None and len(history) in probes:
+                scored = time.perf_counter()
+                reason, samples = non_finite_samples(epoch)  # the evaluator needs finite images
+                if reason is not None:
+                    progress.message(f"diverged: {reason}")
+                    return outcome("diverged", reason, samples)
+                found = quality(runner)
+                scores.append({"epoch": epoch + 1, "step": len(history) - 1, "train_s": history.wall_s[-1],
+                               "eval_s": time.perf_counter() - scored, **found})
+                progress.message(f"epoch {epoch + 1} step {step + 1}/{len(plan)}: FID {found['fid']:.2f}, "
+                                 f"KID {found['kid_mean']:.4f}, precision {found['precision']:.3f}, "
+                                 f"recall {found['recall']:.3f}")
+                paused += time.perf_counter() - scored
         epoch_ended = time.perf_counter()
-        epoch_seconds.append(epoch_ended - epoch_started)
-        samples = runner.generate(sample_noise, sample_labels)
-        if not np.all(np.isfinite(samples)):
-            reason = f"non-finite generated images after epoch {epoch + 1} (step {len(history) - 1})"
+        epoch_seconds.append(epoch_ended - epoch_started - (paused - paused_before))  # training only
+        reason, samples = non_finite_samples(epoch)
+        if reason is not None:
             progress.message(f"diverged: {reason}")
             return outcome("diverged", reason, samples)
-        if quality is not None:
-            scored = time.perf_counter()
-            found = quality(runner)
-            scores.append({"epoch": epoch + 1, "step": len(history) - 1, "train_s": history.wall_s[-1],
-                           "eval_s": time.perf_counter() - scored, **found})
-            progress.message(f"epoch {epoch + 1}: FID {found['fid']:.2f}, KID {found['kid_mean']:.4f}, "
-                             f"precision {found['precision']:.3f}, recall {found['recall']:.3f}")
         if checkpoint is not None:
             checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
                                   seeds.noise.bit_generator.state, scores))

@@ -1,5 +1,6 @@
 """Sample quality during training: a fixed noise set's samples, scored by the
-framework-neutral evaluator (`benchmark.metrics`) at every epoch end."""
+framework-neutral evaluator (`benchmark.metrics`) at the driver's probe steps
+(`--quality-probes`, evenly spaced over a run)."""
 
 from __future__ import annotations
 

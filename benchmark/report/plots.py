@@ -163,7 +163,7 @@ def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float
 def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float, float]]],
                    colors: Mapping[str, str]) -> Figure:
     """FID and recall against training wall-clock time, one line per run;
-    `curves` maps a label to (train seconds, FID, recall) at each epoch end."""
+    `curves` maps a label to (train seconds, FID, recall) at each quality probe."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(11, 3.8), layout="constrained")
         axes = figure.subplots(1, 2)
@@ -176,7 +176,7 @@ def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float,
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
         axes[0].legend()
-        figure.suptitle(f"{title}: sample quality against training time (scored at epoch ends)")
+        figure.suptitle(f"{title}: sample quality against training time")
     return figure
 
 

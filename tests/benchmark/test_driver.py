@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.config import RunConfig
-from benchmark.driver import Seeds, epoch_batches, train
+from benchmark.driver import Seeds, epoch_batches, probe_steps, train
 from benchmark.progress import Progress
 from benchmark.runner import RunnerOptions
 from benchmark.specs import OptimizerSpec, get_spec
@@ -54,13 +54,13 @@ def test_warmup_is_reported_apart_from_steady_state():
     assert stats["images_per_s_p10"] <= stats["images_per_s"] <= stats["images_per_s_p90"]
 
 
-def _train_torch(spec, cfg, images):
+def _train_torch(spec, cfg, images, quality=None):
     torch_runner = pytest.importorskip("torch_impl.runner")
     seeds = Seeds.from_seed(cfg.seed)
     runner = torch_runner.TorchRunner(spec, RunnerOptions())
     runner.import_weights(initial_weights(spec, seeds.init))
     return train(runner, spec, cfg, images, np.arange(len(images)) % 10, seeds,
-                 progress=Progress(cfg.name, stream=io.StringIO()))
+                 progress=Progress(cfg.name, stream=io.StringIO()), quality=quality)
 
 
 def test_same_seed_gives_the_same_loss_curve(mnist_train):
@@ -84,3 +84,24 @@ def test_a_non_finite_loss_stops_the_run_as_diverged(mnist_train):
     assert outcome.status == "diverged"
     assert "non-finite loss at step" in outcome.reason
     assert outcome.timing["steps"] < 8
+
+
+def test_probe_steps_are_evenly_spaced_and_the_last_ends_the_run():
+    assert probe_steps(468, 4) == {117, 234, 351, 468}  # one quick-profile DCGAN epoch
+    assert probe_steps(10, 1) == {10}
+    assert probe_steps(2, 5) == {1, 2}  # no more probes than steps
+
+
+def test_quality_is_scored_at_the_probe_steps_across_epochs(mnist_train, mnist_data_dir):
+    from benchmark.quality import QualityProbe
+
+    images = np.array(mnist_train[0][:128])  # 8 steps of 16 per epoch
+    spec, cfg = get_spec("dcgan"), config(epochs=2, quality_probes=3)
+    probe = QualityProbe(spec, 200, Seeds.from_seed(cfg.seed).quality, mnist_data_dir)
+    outcome = _train_torch(spec, cfg, images, quality=probe)
+    assert outcome.status == "ok"
+    # 16 steps, 3 probes: after steps 6, 11 and 16 (0-based 5, 10, 15), the last one the run's end.
+    assert [(q["epoch"], q["step"]) for q in outcome.quality] == [(1, 5), (2, 10), (2, 15)]
+    train_s = [q["train_s"] for q in outcome.quality]
+    assert train_s == sorted(train_s) and train_s[-1] == outcome.history.wall_s[-1]
+    assert all(np.isfinite(q["fid"]) and q["num_samples"] == 200 for q in outcome.quality)
