@@ -270,6 +270,8 @@ def _summary_row(suite: Suite, model: str) -> list[str]:
         if len({run.group[3] for run in runs}) > 1:  # a batch-size sweep: say where it compared
             faster += f" at batch {comparison.leaders[0].batch_size}"
         difference = "clear" if comparison.clear else "within noise"
+        if all(len(leader.runs) == 1 for leader in comparison.leaders[:2]):
+            difference += " (1 run each)"  # step-to-step noise only; summary_section says more
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
     return [model_title(model), faster, difference, *quality_verdict(runs), *losses]
 

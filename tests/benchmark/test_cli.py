@@ -23,6 +23,7 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     (["--models", "stylegan"], "invalid choice: 'stylegan'"),
     (["--frameworks", "jax"], "invalid choice: 'jax'"),
     (["--epochs", "0"], "must be at least 1"),
+    (["--quality-probes", "0"], "must be at least 1"),
     (["--batch-size", "many"], "is not an integer"),
     (["--seed", "-1"], "must be an integer >= 0"),
     (["--no-such-flag"], "unrecognized arguments"),
