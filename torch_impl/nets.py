@@ -82,13 +82,17 @@ class SpectralNorm:
         matrix = self.weight_matrix()
         if self.training:  # one power iteration per training forward pass
             with torch.no_grad():
+                # New tensors, never in-place updates: this pass's backward
+                # reads u and v, and D runs on real, fake (and interpolates)
+                # before it. Eager torch would be safe with copy_ and a clone
+                # (as nn.utils.spectral_norm does), but torch.compile elides
+                # the clone and saves the buffer itself; the next pass's copy_
+                # then fails that backward ("modified by an inplace
+                # operation"), torch's own parametrizations.spectral_norm too.
                 v = _normalize(torch.mv(matrix.t(), self.sn_u))
-                self.sn_v.copy_(v)
-                self.sn_u.copy_(_normalize(torch.mv(matrix, v)))
-        # Clones: the next training pass updates the buffers in place, which
-        # must not change what this pass's backward reads.
-        u, v = self.sn_u.clone(), self.sn_v.clone()
-        sigma = torch.dot(u, torch.mv(matrix, v))  # gradient flows through the weight only
+                self.sn_v = v
+                self.sn_u = _normalize(torch.mv(matrix, v))
+        sigma = torch.dot(self.sn_u, torch.mv(matrix, self.sn_v))  # gradient flows through the weight only
         return self.weight / sigma
 
 
