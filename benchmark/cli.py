@@ -196,8 +196,11 @@ def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -
 
 def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
     """Loads MNIST once here (seconds), so a missing or corrupt file fails
-    before any worker starts, and checks a step fits in the training set."""
+    before any worker starts, checks a step fits in the training set, and
+    warns of runs too short to time."""
     from benchmark.data import MNISTError, load_mnist
+    from benchmark.driver import total_steps
+    from benchmark.timing import WARMUP_STEPS_PER_START
 
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir {data_dir}: no such folder")
@@ -205,6 +208,7 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
         images, _ = load_mnist("train", data_dir=data_dir)
     except MNISTError as error:
         raise UsageError(str(error)) from None
+    too_short = {}
     for config in configs:
         n = min(config.train_size or len(images), len(images))
         per_step = config.batch_size * SPECS[config.model].n_critic
@@ -212,6 +216,13 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
             raise UsageError(f"{config.model}: one step needs {per_step} images "
                              f"({SPECS[config.model].n_critic} x batch {config.batch_size}) "
                              f"but the training set has {n}; lower --batch-size or raise --train-size")
+        steps = total_steps(config, SPECS[config.model], n)
+        if steps <= WARMUP_STEPS_PER_START:
+            too_short[config.model] = steps
+    for model, steps in too_short.items():
+        print(f"warning: {model} runs {steps} step(s), all of them warm-up (the first "
+              f"{WARMUP_STEPS_PER_START} of every run): the report will give no speed for it; "
+              "raise --train-size or --epochs", file=sys.stderr)
 
 
 def prepare_out_dir(out: Path, run_id: str) -> Path:

@@ -243,7 +243,7 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     return outcome("ok")
 
 
-def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int]:
+def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int | None]:
     images_per_step = config.batch_size * spec.n_critic
     return {"images_per_step": images_per_step, "steps": len(history),
             **summarize_steps(history.step_s, history.warmup, images_per_step)}

@@ -145,7 +145,7 @@ def run(run_dir: Path) -> dict:
     history = outcome.history
     tail = max(1, len(history) // 10)
     flops = training_flops_per_step(spec, config.batch_size)
-    median_s = outcome.timing["step_ms_median"] / 1e3
+    median_ms = outcome.timing.get("step_ms_median")  # None: every step was warm-up
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "name": config.name,
@@ -163,7 +163,7 @@ def run(run_dir: Path) -> dict:
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
                    "train_s": history.wall_s[-1] if len(history) else 0.0,
-                   "flops_per_step": flops, "gflops_per_s": flops / median_s / 1e9},
+                   "flops_per_step": flops, "gflops_per_s": None if median_ms is None else flops / median_ms / 1e6},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
         "quality": outcome.quality[-1] if outcome.quality else None,

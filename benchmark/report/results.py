@@ -107,7 +107,8 @@ class Run:
 
     def steady_step_seconds(self) -> np.ndarray | None:
         """Step times without the warm-up steps (history.csv's `warmup` column,
-        or the first timing.warmup_steps in files written before it existed)."""
+        or the first timing.warmup_steps in files written before it existed);
+        empty when every step was warm-up."""
         path = self.file("history", "history.csv")
         if not path.is_file():
             return None
@@ -120,7 +121,7 @@ class Run:
             warm = np.array([row["warmup"] == "1" for row in rows])
         else:
             warm = np.arange(len(times)) < int(self.number("timing", "warmup_steps") or 0)
-        return times[~warm] if (~warm).any() else times
+        return times[~warm]
 
     @property
     def group(self) -> tuple[str, str, str, int, str]:

@@ -286,7 +286,11 @@ def _why_not_compared(frameworks: Sequence[str], runs: Sequence[Run], comparison
     for framework in frameworks:
         if framework in timed:
             continue
-        statuses = sorted({run.status for run in runs if run.framework == framework})
+        own = [run for run in runs if run.framework == framework]
+        if own and all(warmup_only(run) for run in own):
+            reasons.append(f"{framework} ran warm-up steps only (train longer)")
+            continue
+        statuses = sorted({run.status for run in own})
         reasons.append(f"{framework} {'/'.join(statuses) if statuses else 'not run'}")
     if reasons:
         return ", ".join(reasons)
@@ -302,6 +306,12 @@ def _losses_cell(runs: Sequence[Run], framework: str, comparison: Comparison) ->
     if run is None:
         return "/".join(sorted({run.status for run in own}))
     return f"{fmt_loss(run.number('final_losses', 'd_loss'))} / {fmt_loss(run.number('final_losses', 'g_loss'))}"
+
+
+def warmup_only(run: Run) -> bool:
+    """A finished run too short to have a steady-state step: it has no speed
+    (the first steps of every process are warm-up, `benchmark.timing`)."""
+    return run.ok and run.number("timing", "steady_steps") == 0
 
 
 def _timed(runs: Iterable[Run]) -> list[Run]:
@@ -388,7 +398,7 @@ def _model_row(run: Run, with_device: bool, cpu_peak_gflops: float | None) -> li
 def _rate_cell(run: Run) -> str:
     median = run.number("timing", "images_per_s")
     if median is None:
-        return MISSING
+        return f"{MISSING} (warm-up only)" if warmup_only(run) else MISSING
     low, high = rate_range(run)
     return f"{fmt_rate(median)} ({fmt_rate(low)}–{fmt_rate(high)})"
 

@@ -64,7 +64,12 @@ def test_a_tiny_benchmark_of_both_frameworks_writes_a_report(tmp_path, mnist_dat
     assert [(r["model"], r["framework"], r["status"]) for r in results["runs"]] == [
         ("dcgan", "torch", "ok"), ("dcgan", "tf", "ok"), ("wgan", "torch", "ok"), ("wgan", "tf", "ok")]
     for run in results["runs"]:
-        assert run["timing"]["images_per_s"] > 0
+        timing = run["timing"]
+        if run["model"] == "dcgan":  # 160 / 16 = 10 steps: 2 warm-up, 8 timed
+            assert timing["steady_steps"] == 8 and timing["images_per_s"] > 0
+        else:  # 160 / (5 x 16) = 2 steps, both warm-up: no speed rather than the warm-up's
+            assert timing["steady_steps"] == 0 and timing["images_per_s"] is None
+            assert timing["gflops_per_s"] is None and timing["warmup_steps"] == 2
         samples = np.load(run_dir / run["dir"] / "samples.npy")
         assert samples.shape == (16, 28, 28, 1) and np.all(np.abs(samples) <= 1)
     # Same seed, same data, same noise, same initial weights: the first
@@ -75,8 +80,13 @@ def test_a_tiny_benchmark_of_both_frameworks_writes_a_report(tmp_path, mnist_dat
         first.setdefault(run["model"], []).append(float(row[2]))
     for model, (torch_loss, tf_loss) in first.items():
         assert torch_loss == pytest.approx(tf_loss, rel=1e-5), model
+    assert "warning: wgan runs 2 step(s), all of them warm-up" in result.stderr
+    assert "dcgan runs" not in result.stderr
     report = (run_dir / "report.md").read_text()
     assert "## Summary" in report and "python run_benchmark.py" in report
+    assert ("n/a: torch ran warm-up steps only (train longer), tf ran warm-up steps only (train longer)"
+            in report)
+    assert report.count("| – (warm-up only) |") == 2
 
     (run_dir / "report.md").unlink()
     rerender = run_cli("--report-only", str(run_dir))

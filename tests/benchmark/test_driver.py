@@ -54,6 +54,13 @@ def test_warmup_is_reported_apart_from_steady_state():
     assert stats["images_per_s_p10"] <= stats["images_per_s"] <= stats["images_per_s_p90"]
 
 
+def test_a_run_of_warmup_steps_only_has_no_speed():
+    stats = summarize_steps([3.0, 2.0], [True, True], images_per_step=10)
+    assert stats["warmup_steps"] == 2 and stats["steady_steps"] == 0
+    assert stats["warmup_s"] == pytest.approx(5.0)
+    assert stats["images_per_s"] is None and stats["step_ms_median"] is None
+
+
 def _train_torch(spec, cfg, images, quality=None):
     torch_runner = pytest.importorskip("torch_impl.runner")
     seeds = Seeds.from_seed(cfg.seed)
