@@ -210,13 +210,14 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
         raise UsageError(str(error)) from None
     too_short = {}
     for config in configs:
+        spec = SPECS[config.model]
         n = min(config.train_size or len(images), len(images))
-        per_step = config.batch_size * SPECS[config.model].n_critic
+        per_step = config.batch_size * spec.n_critic
         if n < per_step:
             raise UsageError(f"{config.model}: one step needs {per_step} images "
-                             f"({SPECS[config.model].n_critic} x batch {config.batch_size}) "
+                             f"({spec.n_critic} x batch {config.batch_size}) "
                              f"but the training set has {n}; lower --batch-size or raise --train-size")
-        steps = total_steps(config, SPECS[config.model], n)
+        steps = total_steps(config, spec, n)
         if steps <= WARMUP_STEPS_PER_START:
             too_short[config.model] = steps
     for model, steps in too_short.items():
