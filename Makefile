@@ -14,7 +14,7 @@ PYTEST_ARGS ?= -q
 INSTALLED := $(VENV)/.installed-$(notdir $(REQUIREMENTS))
 DATA_FLAG := $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
-.PHONY: install benchmark smoke test clean-venv
+.PHONY: install benchmark smoke test test-isa clean-venv
 
 install: $(INSTALLED)
 
@@ -31,6 +31,27 @@ smoke: install
 
 test: install
 	$(if $(DATA_DIR),GANBENCH_DATA_DIR=$(DATA_DIR)) $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
+
+# tests/parity once per CPU kernel set, each in its own process: oneDNN (in
+# torch and tf), ATen and MKL pick kernels from the CPU's instruction set when
+# they start, and each set rounds differently. Uncapped, capped at AVX2, and on
+# an AVX-512 CPU capped at AVX-512 without its newer extensions (AMX, BF16);
+# fails if any fails. tests/parity only: it runs float32 and float64, while on
+# a bfloat16-capable CPU TensorFlow's bf16 matmul crashes under a lower oneDNN cap.
+ISA_SETS := native avx2 $(if $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes),avx512)
+ISA_CAPS_native :=
+ISA_CAPS_avx2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2
+ISA_CAPS_avx512 := ONEDNN_MAX_CPU_ISA=AVX512_CORE ATEN_CPU_CAPABILITY=avx512 MKL_ENABLE_INSTRUCTIONS=AVX512
+
+test-isa: install
+	@failed=; for isa in $(ISA_SETS); do \
+	  case $$isa in native) caps="$(ISA_CAPS_native)";; avx2) caps="$(ISA_CAPS_avx2)";; \
+	    avx512) caps="$(ISA_CAPS_avx512)";; esac; \
+	  echo "== tests/parity, $$isa kernels $$caps"; \
+	  env $$caps $(if $(DATA_DIR),GANBENCH_DATA_DIR=$(DATA_DIR)) $(VENV)/bin/python -m pytest tests/parity \
+	    --ignore=tests/parity/test_kernel_sets.py $(PYTEST_ARGS) || failed="$$failed $$isa"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "tests/parity failed with kernels:$$failed"; exit 1; fi
 
 clean-venv:
 	rm -rf $(VENV)

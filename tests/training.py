@@ -7,10 +7,21 @@ weights, images, batches and noise by construction, not by copy-paste.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from benchmark.runner import Runner, StepInputs
+from benchmark.specs import GANSpec
 from benchmark.weights import initial_weights
+
+
+def frozen_critic(spec: GANSpec) -> GANSpec:
+    """`spec` with D's learning rate 0: every critic pass of a step, and G's
+    loss after them, read D's initial weights, so a first step's losses are
+    one pass through the networks from the initial weights, with no update
+    whose sign rounding could flip in between (tests/parity/test_parity.py)."""
+    return dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=0.0))
 
 
 def train_steps(runner: Runner, *, steps: int, batch: int, data: int, weight_seed: int,
