@@ -5,18 +5,26 @@ message saying what was wrong, before anything is written."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
+import re
 import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
 
+from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
+from benchmark.calibration import apply as apply_calibration
 from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, PRECISIONS, PROFILES, RunConfig
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+# A full, over-quota or read-only disk stopped the suite before its end: no
+# report; `--resume DIR` continues once the disk has room (benchmark.suite.DiskFault).
+EXIT_DISK = 3
+MAX_THREADS = 1024  # --threads above this is refused: no pool of either framework is meant for it
 
 
 class UsageError(Exception):
@@ -50,6 +58,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def folder_name(text: str) -> str:
+    """--run-id: one folder name, so that the run folder stays inside --out."""
+    if (text in ("", ".", "..") or os.sep in text or (os.altsep and os.altsep in text)
+            or "\0" in text or os.path.isabs(text)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a plain folder name; the run folder is created inside --out, so give "
+            "a name without '/', not '.' or '..' (e.g. --run-id dcgan-test), and choose the place "
+            "with --out")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     profiles = "; ".join(
         f"{p.name}: {p.description} ({p.epochs} epoch(s), batch {p.batch_size}, "
@@ -72,12 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="NAME", help=f"models: {', '.join(SPECS)}, or all (default: dcgan wgan)")
     all_modes = sorted({m for modes in MODES.values() for m in modes})
     modes_help = "; ".join(f"{f}: {', '.join(m)}" for f, m in MODES.items())
-    parser.add_argument("--modes", nargs="+", choices=all_modes, metavar="MODE",
+    parser.add_argument("--modes", nargs="+", choices=["auto", *all_modes], default=["auto"], metavar="MODE",
                         help="execution modes; each framework runs those it has "
-                             f"({modes_help}). "
-                             "Default: each framework's fastest on the device "
-                             "(" + "; ".join(f"{d}: " + ", ".join(f"{f} {m}" for f, m in fm.items())
-                                             for d, fm in DEFAULT_MODES.items()) + ")")
+                             f"({modes_help}). Default: auto, each framework's fastest mode for each "
+                             "model on this machine, measured before the suite by a short interleaved "
+                             "calibration (cached per machine and package versions; --recalibrate "
+                             "measures again). The smoke profile, which times nothing, takes the "
+                             "reference machine's choice instead (" + "; ".join(
+                                 f"{d}: " + ", ".join(f"{f} {m}" for f, m in fm.items())
+                                 for d, fm in DEFAULT_MODES.items()) + ")")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="with --modes auto: measure the modes again instead of reading the cache")
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["fp32"], metavar="P",
                         help="arithmetic of the training step, each a separate run: fp32; bf16 or "
                              "fp16 are mixed precision (float32 parameters and optimizer state, "
@@ -102,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override every model's generator learning rate (default: the paper's)")
     parser.add_argument("--quality-samples", type=non_negative_int, metavar="N",
                         help="generated images scored (FID, KID, precision/recall, ...) at each "
-                             "probe; 0 skips scoring (default: the profile's, 10000 or 500 in smoke)")
+                             "probe; 0 skips scoring, else at least 10, the evaluator's minimum "
+                             "(default: the profile's, 10000 or 500 in smoke)")
     parser.add_argument("--quality-probes", type=positive_int, metavar="N",
                         help="times each run is scored, evenly spaced over its steps, the last "
                              "after the final step (default: the profile's: smoke 1, quick 4, full 25)")
@@ -112,11 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
                              "$GANBENCH_DATA_DIR, ./data/mnist, the user cache, else download")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="where run folders are created (default: reports/)")
-    parser.add_argument("--run-id", help="name of the run folder (default: <date>-<time>-<profile>-<device>)")
+    parser.add_argument("--run-id", type=folder_name,
+                        help="name of the run folder, created inside --out: a plain name, without "
+                             "'/', not '.' or '..' (default: <date>-<time>-<profile>-<device>)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when a GPU is present, else the CPU (default)")
     parser.add_argument("--threads", type=non_negative_int, default=0,
-                        help="CPU threads per framework; 0: every core (default)")
+                        help="CPU threads per framework; 0: every core (default). More than the "
+                             "cores this process may use is allowed, with a warning, since "
+                             "oversubscription can be worth measuring on purpose: the pools then "
+                             "queue for the cores, so steps get slower and vary more, and the "
+                             f"timings measure that contention. Above {MAX_THREADS}: refused")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard scalars (loss/d, loss/g, speed/images_per_s) "
                              "to RUN_DIR/runs/<run>/tensorboard, the same names for both frameworks")
@@ -142,10 +173,15 @@ def resolve_device(choice: str) -> str:
     return "cuda" if gpu_description() else "cpu"
 
 
-def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -> dict[str, list[str]]:
-    if not modes:
-        return {f: [DEFAULT_MODES[device][f]] for f in frameworks}
-    chosen = {f: [m for m in modes if m in MODES[f]] for f in frameworks}
+def resolve_modes(frameworks: list[str], modes: list[str], device: str,
+                  calibrate: bool) -> dict[str, list[str]]:
+    """Each framework's modes: those named, or ["auto"] (resolved by
+    benchmark.calibration), or the reference choice where `calibrate` is off."""
+    if modes == [AUTO]:
+        return {f: [AUTO if calibrate else DEFAULT_MODES[device][f]] for f in frameworks}
+    if AUTO in modes:
+        raise UsageError(f"--modes {' '.join(modes)}: give auto alone, or a list of modes")
+    chosen = {f: [m for m in dict.fromkeys(modes) if m in MODES[f]] for f in frameworks}
     for framework, picked in chosen.items():
         if not picked:
             raise UsageError(f"--modes {' '.join(modes)} gives {framework} nothing to run; "
@@ -159,7 +195,7 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
     profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
     models = list(SPECS) if "all" in args.models else list(dict.fromkeys(args.models))
     frameworks = list(dict.fromkeys(args.frameworks))
-    modes = resolve_modes(frameworks, args.modes, device)
+    modes = resolve_modes(frameworks, args.modes, device, profile.calibrate)
     if args.batch_sizes and args.batch_size:
         raise UsageError("give --batch-size or --batch-sizes, not both")
     batch_sizes = list(dict.fromkeys(args.batch_sizes or [args.batch_size or profile.batch_size]))
@@ -226,6 +262,35 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
               "raise --train-size or --epochs", file=sys.stderr)
 
 
+def calibrate_modes(configs: list[RunConfig], data_dir: Path | None, recalibrate: bool) -> dict | None:
+    """Measures (or reads from the cache) the fastest mode of every `auto`
+    (framework, model, precision) in the plan; None when nothing is auto."""
+    targets = targets_of(configs)
+    if not targets:
+        return None
+    calibration = calibrate(targets, str(data_dir) if data_dir else None, recalibrate=recalibrate)
+    if all(e["cached"] for e in calibration["entries"]):
+        print(f"modes from the calibration cache ({calibration['cache']}; --recalibrate measures again):")
+    else:
+        print(f"modes calibrated in {calibration['seconds']:.0f} s:")
+    for line in summary_lines(calibration):
+        print(f"  {line}")
+    return calibration
+
+
+def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibration: dict | None) -> dict:
+    """The suite-level choices, for results.json and the report's summary."""
+    if args.modes != [AUTO]:
+        modes_by = "given"  # --modes named them
+    else:
+        modes_by = "measured" if calibration else "reference"
+    return {"frameworks": list(dict.fromkeys(args.frameworks)),
+            "models": list(dict.fromkeys(c.model for c in configs)),
+            "profile": configs[0].profile, "device": configs[0].device, "seed": args.seed,
+            "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
+            "precisions": list(dict.fromkeys(c.precision for c in configs))}
+
+
 def prepare_out_dir(out: Path, run_id: str) -> Path:
     out_dir = out / run_id
     if out_dir.exists():
@@ -259,6 +324,102 @@ def check_frameworks(frameworks: list[str]) -> None:
                              "out of --frameworks")
 
 
+def validate_args(args: argparse.Namespace) -> None:
+    """Refuses, before anything trains or is written, the values a run would
+    only reject later: in its worker (a missing GPU), at its quality probes (the
+    evaluator's minimum, memory) or at its first write (a read-only --resume
+    folder). --threads is checked by `check_threads`."""
+    from benchmark.suite import format_size
+
+    if args.quality_samples:
+        from benchmark.metrics.evaluation import MIN_SAMPLES
+
+        if args.quality_samples < MIN_SAMPLES:
+            raise UsageError(f"--quality-samples {args.quality_samples}: the evaluator needs at least "
+                             f"{MIN_SAMPLES} samples (FID, KID and precision/recall are not defined on "
+                             f"fewer); give 0 to skip scoring, or {MIN_SAMPLES} or more")
+        images = 2 * args.quality_samples * 28 * 28 * 4  # float32 images, generated in chunks, then joined
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if images > memory:
+            raise UsageError(f"--quality-samples {args.quality_samples}: scoring holds the images twice "
+                             f"({format_size(images)}), more than this machine's {format_size(memory)} of "
+                             "memory; give fewer (10000 is the reference size)")
+    if args.device == "cuda":
+        from benchmark.environment import gpu_description
+
+        if not gpu_description():
+            raise UsageError("--device cuda: nvidia-smi finds no GPU on this machine, so every run "
+                             "would fail as it starts; use --device cpu, or auto")
+    if args.resume is not None and args.resume.is_dir() and not os.access(args.resume, os.W_OK | os.X_OK):
+        raise UsageError(f"--resume {args.resume}: not writable (a read-only disk or folder?); the "
+                         "resumed runs and results.json are written there. Make it writable, or copy "
+                         "the folder somewhere writable and resume the copy")
+    check_threads(args.threads)
+
+
+def check_threads(threads: int) -> None:
+    """Refuses --threads above MAX_THREADS; warns above the cores this process
+    may use (a legitimate experiment, but its timings measure contention)."""
+    if threads > MAX_THREADS:
+        raise UsageError(f"--threads {threads}: at most {MAX_THREADS}; 0 uses every core")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if threads > cores:
+        print(f"warning: --threads {threads} is more than the {cores} core(s) this process may use. Each "
+              "framework's thread pool then has more threads than cores: they queue for the CPU "
+              "and are switched in and out, so steps get slower and vary more from step to step, "
+              "and the timings measure that contention rather than the framework. Use "
+              f"--threads {cores} or fewer (0: every core) unless that is what you mean to measure",
+              file=sys.stderr)
+
+
+# A run folder is OUT/RUN_ID/runs/<model>-<framework>-<mode>[-<precision>]<tag>:
+# each part must be a plain token, so that no plan, --resume's suite.json
+# included, names a folder outside OUT/RUN_ID.
+NAME_PART = re.compile(r"[A-Za-z0-9_]+")
+NAME_TAG = re.compile(r"(-[a-z]+[0-9]+)*")  # -b<batch size>, -r<repeat>
+
+
+def check_names(configs: list[RunConfig]) -> None:
+    """Refuses a plan whose model, framework, mode, precision or tag would make
+    a run folder outside its suite's folder."""
+    for config in configs:
+        parts = {"model": config.model, "framework": config.framework, "mode": config.mode,
+                 "precision": config.precision}
+        bad = [f"{field} {value!r}" for field, value in parts.items()
+               if not (isinstance(value, str) and NAME_PART.fullmatch(value))]
+        if not (isinstance(config.tag, str) and NAME_TAG.fullmatch(config.tag)):
+            bad.append(f"tag {config.tag!r}")
+        if bad:
+            raise UsageError(f"run {config.name!r}: {', '.join(bad)} would name a folder outside the "
+                             "run folder (letters, digits and '_' only; tags -b<N>, -r<N>); was "
+                             "suite.json edited by hand?")
+
+
+def check_free_space(args: argparse.Namespace, configs: list[RunConfig]) -> None:
+    """Before anything is written: refuses a full disk under --out (or --resume
+    DIR), and warns when it has less free space than the runs still to do will
+    write, estimated from their checkpoints, samples and report
+    (benchmark.suite.planned_bytes)."""
+    from benchmark.io import NEARLY_FULL_BYTES, existing_parent, free_bytes
+    from benchmark.suite import format_size, planned_bytes, runs_left
+
+    out = args.resume or args.out
+    left = runs_left(args.resume, configs) if args.resume else configs
+    if not left or not os.access(existing_parent(out), os.W_OK):
+        return  # nothing to write, or prepare_out and validate_args say why it cannot be
+    needed, free = planned_bytes(left), free_bytes(out)
+    if free < NEARLY_FULL_BYTES:
+        raise UsageError(f"the disk that holds {out} is full ({format_size(free)} free); the "
+                         f"{len(left)} run(s) to do will write about {format_size(needed)} there. "
+                         "Free space there, or choose another --out")
+    if free < needed:
+        print(f"warning: the disk that holds {out} has {format_size(free)} free, but the {len(left)} "
+              f"run(s) to do will write about {format_size(needed)} there (checkpoints with optimizer "
+              "state, samples, the report). The suite stops at the first write that fails; free "
+              "space first, or choose another --out (a stopped suite continues with --resume DIR)",
+              file=sys.stderr)
+
+
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
               "--batch-sizes", "--repeats", "--quality-samples", "--quality-probes",
@@ -270,11 +431,14 @@ def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[R
     out_dir = args.resume
     if not (out_dir / "suite.json").is_file():
         raise UsageError(f"--resume {out_dir}: no suite.json there; is it a ganbench run folder?")
+    if args.recalibrate:
+        raise UsageError("--recalibrate: a resumed suite keeps the modes it was planned with; "
+                         "leave it out, or start a new suite to measure the modes again")
     from benchmark.suite import read_plan
 
     stored, plan = read_plan(out_dir)
     if any(a.split("=")[0] in PLAN_FLAGS for a in argv):
-        wanted = plan_runs(args, resolve_device(args.device))
+        wanted = apply_calibration(plan_runs(args, resolve_device(args.device)), plan.get("calibration"))
         differences = [f"{a.name}: " + ", ".join(a.differences(b)) for a, b in zip(stored, wanted)
                        if a.differences(b)]
         if len(stored) != len(wanted) or differences:
@@ -296,37 +460,40 @@ def main(argv: list[str] | None = None) -> int:
             return report_only(args.report_only)
         if args.compare:
             return compare_runs(*args.compare, args.out)
+        validate_args(args)
         if args.resume:
             out_dir, configs, plan = resume_plan(args, argv)
-            options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout)
+            options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout, plan.get("calibration"))
         else:
             device = resolve_device(args.device)
             configs = plan_runs(args, device)
-            settings = {"frameworks": list(dict.fromkeys(args.frameworks)),
-                        "models": list(dict.fromkeys(c.model for c in configs)),
-                        "profile": configs[0].profile, "device": device, "seed": args.seed,
-                        "modes": sorted({f"{c.framework} {c.mode}" for c in configs}),
-                        "precisions": list(dict.fromkeys(c.precision for c in configs))}
-            command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
-            options = SuiteOptions(command, settings, args.run_timeout)
+        check_names(configs)
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
         data_dir = Path(configs[0].data_dir) if configs[0].data_dir else None
         check_data(data_dir, configs)
         prepare_quality_reference(data_dir, configs)
+        check_free_space(args, configs)
         if not args.resume:
             run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{configs[0].device}"
             out_dir = prepare_out_dir(args.out, run_id)
+            calibration = calibrate_modes(configs, data_dir, args.recalibrate)
+            configs = apply_calibration(configs, calibration)
+            command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
+            options = SuiteOptions(command, suite_settings(args, configs, calibration), args.run_timeout,
+                                   calibration)
             write_plan(out_dir, configs, options)
     except UsageError as error:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
 
-    from benchmark.report import render_report
+    from benchmark.suite import DiskFault, render
 
     try:
         results = run_suite(configs, out_dir, options)
+        report = render(out_dir)
+    except DiskFault as fault:  # full or read-only: no later write could succeed
+        parser.exit(EXIT_DISK, f"{parser.prog}: error: {fault}\n")
     except RuntimeError as error:  # another suite holds the folder
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
-    report = render_report(out_dir)
     print(f"report: {report}")
     failed = [r for r in results["runs"] if r["status"] != "ok"]
     if failed:
@@ -343,7 +510,8 @@ def compare_runs(dir_a: Path, dir_b: Path, out: Path) -> int:
             raise UsageError(f"--compare {directory}: no results.json there")
     from benchmark.report.compare import render_comparison
 
-    print(f"comparison: {render_comparison(dir_a, dir_b, prepare_out(out))}")
+    with disk_errors_as_usage(f"--out {out}"):
+        print(f"comparison: {render_comparison(dir_a, dir_b, prepare_out(out))}")
     return EXIT_OK
 
 
@@ -352,5 +520,21 @@ def report_only(run_dir: Path) -> int:
         raise UsageError(f"--report-only {run_dir}: no results.json there")
     from benchmark.report import render_report
 
-    print(f"report: {render_report(run_dir)}")
+    with disk_errors_as_usage(f"--report-only {run_dir}"):
+        print(f"report: {render_report(run_dir)}")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def disk_errors_as_usage(flag: str):
+    """A full or read-only disk under a report's folder: exit 2 saying which
+    write failed (atomic writes leave no half-written file), not a traceback."""
+    from benchmark.io import is_disk_error
+
+    try:
+        yield
+    except OSError as error:
+        if not is_disk_error(error):
+            raise
+        raise UsageError(f"{flag}: {error.strerror.lower()}: writing {error.filename}; make room "
+                         "there (or make it writable) and run the same command again") from None

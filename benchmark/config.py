@@ -15,8 +15,11 @@ FRAMEWORKS = ("torch", "tf")
 # fp32, or mixed precision on float32 parameters (benchmark.runner.RunnerOptions.precision)
 PRECISIONS = ("fp32", "bf16", "fp16")
 MODES = {"torch": ("eager", "compile"), "tf": ("eager", "function", "xla")}
-# Fastest stable mode per device, measured (README, "Execution modes"):
-# on this 2-core CPU torch eager beats torch.compile and XLA beats plain tf.function.
+# The reference choice, used where nothing is measured (`--modes auto` in the
+# smoke profile, or a calibration that could time no mode): the fastest modes
+# on the 2-core AVX2 EPYC this project was first measured on. `--modes auto`
+# measures instead (benchmark.calibration): on an AVX-512 Xeon tf function
+# beat xla (README, "Hardware matters").
 DEFAULT_MODES = {
     "cpu": {"torch": "eager", "tf": "xla"},
     "cuda": {"torch": "eager", "tf": "xla"},
@@ -35,13 +38,14 @@ class Profile:
     sample_count: int = 64  # images in the sample grid, from one fixed noise set
     quality_samples: int = 10_000  # generated images scored at each probe (0: none)
     quality_probes: int = 1  # times a run is scored, evenly spaced in steps, the last at its end
+    calibrate: bool = True  # --modes auto measures the fastest modes; smoke, which times nothing, does not
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", "seconds per run: checks that everything runs", epochs=1,
-                batch_size=32, train_size=640, sample_count=16, quality_samples=500),
+                batch_size=32, train_size=640, sample_count=16, quality_samples=500, calibrate=False),
         Profile("quick", "default on CPU: one epoch of the 60k train split", epochs=1,
                 batch_size=128, train_size=None, quality_probes=4),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,

@@ -11,6 +11,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from benchmark.peak import numpy_float32_gflops
+
 PACKAGES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy", "matplotlib")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,6 +25,42 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# /proc/cpuinfo flags that decide which kernels oneDNN, Eigen and XLA run, in
+# the order of the ISA ladder, with the names users know them by.
+SPEED_FEATURES = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512", "avx512_vnni": "AVX512-VNNI",
+                  "avx512_bf16": "AVX512-BF16", "avx512_fp16": "AVX512-FP16", "amx_tile": "AMX",
+                  "amx_bf16": "AMX-BF16", "amx_fp16": "AMX-FP16", "asimd": "NEON", "sve": "SVE"}
+
+
+def cpu_features() -> list[str]:
+    """The speed-deciding ISA extensions this CPU reports (SPEED_FEATURES);
+    ONEDNN_MAX_CPU_ISA, when set, caps what oneDNN uses and is listed too."""
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    found = [name for flag, name in SPEED_FEATURES.items() if flag in flags]
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        found.append(f"oneDNN capped at {os.environ['ONEDNN_MAX_CPU_ISA']}")
+    return found
+
+
+def gpu_compute_capability() -> str | None:
+    """The first GPU's CUDA compute capability ("9.0" on an H100/H200), or None."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0].strip() if out else None
 
 
 def gpu_description() -> str | None:
@@ -65,32 +103,17 @@ def git_commit() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def cpu_matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """The CPU's attainable float32 GFLOP/s, probed once with numpy's BLAS
-    matrix product (all cores): the yardstick for 'share of peak'."""
-    import time
-
-    import numpy as np
-
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    a @ a  # first call: thread pool start, page faults
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - started)
-    return 2 * size**3 / best / 1e9
-
-
 def describe() -> dict:
     return {
         "os": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_features": cpu_features(),
         "gpu": gpu_description(),
+        "gpu_compute_capability": gpu_compute_capability(),
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "packages": package_versions(),
-        "cpu_peak_gflops": round(cpu_matmul_peak_gflops(), 1),
+        "cpu_peak_gflops": round(numpy_float32_gflops(), 1),  # float32; runs add their own (benchmark.peak)
         "git_commit": git_commit(),
     }

@@ -136,5 +136,11 @@ class Runner(abc.ABC):
         """Peak device memory of this process so far, where the framework reports it."""
 
     @abc.abstractmethod
+    def matmul_gflops(self) -> float:
+        """This framework's square matrix-product rate on the run's device, in the
+        run's arithmetic (the autocast / policy type under bf16 and fp16), timed
+        by `benchmark.peak.matmul_gflops`: the run's own yardstick of peak."""
+
+    @abc.abstractmethod
     def environment(self) -> dict[str, str]:
         """Framework version and the device actually used."""

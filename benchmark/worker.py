@@ -6,11 +6,17 @@ history.csv, samples.npy, progress.json and checkpoint/. If RUN_DIR holds a
 checkpoint from an interrupted attempt, training continues from it. The suite
 starts one worker per run because frameworks keep global state (threads,
 compiled graphs, allocators) that would leak from one run into the next.
+
+Exit codes: 0 ok; 1 failed (result.json says why); 3 finished but not ok
+(diverged); 4 (`suite.WORKER_EXIT_DISK`) a full, over-quota or read-only disk
+refused a write, reported through the suite's status pipe.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import resource
 import shutil
 import sys
@@ -31,6 +37,7 @@ from benchmark.quality import QualityProbe
 from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
+from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK
 from benchmark.weights import initial_weights
 
 RESULT_SCHEMA_VERSION = 1
@@ -80,8 +87,17 @@ def save_checkpoint(run_dir: Path, runner: Runner, state: TrainState) -> None:
     moment leaves one complete checkpoint (the old or the new)."""
     new, current, old = run_dir / f"{CHECKPOINT}.new", run_dir / CHECKPOINT, run_dir / f"{CHECKPOINT}.old"
     shutil.rmtree(new, ignore_errors=True)
-    runner.save(new)
-    io.write_json(new / "state.json", state.to_dict())
+    try:
+        runner.save(new)
+        io.write_json(new / "state.json", state.to_dict())
+    except Exception as error:
+        # torch.save reports a full disk as a RuntimeError without errno: ask the disk
+        # before the half-written folder is removed (which frees its space again).
+        disk = io.disk_error_at(new, error)
+        shutil.rmtree(new, ignore_errors=True)  # half written; checkpoint/ stands
+        if disk is not None and disk is not error:
+            raise disk from error
+        raise
     if current.exists():
         current.rename(old)
     new.rename(current)
@@ -121,6 +137,7 @@ def run(run_dir: Path) -> dict:
     else:
         runner.import_weights(initial_weights(spec, seeds.init))
     build_s = time.perf_counter() - built
+    matmul_peak = runner.matmul_gflops()  # before training: the yardstick of this run's share of peak
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
                      f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
@@ -163,7 +180,8 @@ def run(run_dir: Path) -> dict:
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
                    "train_s": history.wall_s[-1] if len(history) else 0.0,
-                   "flops_per_step": flops, "gflops_per_s": None if median_ms is None else flops / median_ms / 1e6},
+                   "flops_per_step": flops, "gflops_per_s": None if median_ms is None else flops / median_ms / 1e6,
+                   "matmul_peak_gflops": matmul_peak},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
         "quality": outcome.quality[-1] if outcome.quality else None,
@@ -184,18 +202,43 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0])
     try:
         result = run(run_dir)
+        io.write_json(run_dir / "result.json", result)
+        return 0 if result["status"] == "ok" else 3
     except Exception as error:  # recorded for the report, then a non-zero exit
+        if io.is_disk_error(error):
+            return stopped_by_disk(run_dir, error)
         traceback.print_exc()
         config = io.read_json(run_dir / "config.json")
-        io.write_json(run_dir / "result.json", {
-            "schema_version": RESULT_SCHEMA_VERSION, "status": "failed",
-            "reason": f"{type(error).__name__}: {error}", "config": config,
-            "framework": config.get("framework"), "model": config.get("model"),
-            "mode": config.get("mode"), "precision": config.get("precision", "fp32"),
-        })
+        try:
+            io.write_json(run_dir / "result.json", {
+                "schema_version": RESULT_SCHEMA_VERSION, "status": "failed",
+                "reason": f"{type(error).__name__}: {error}", "config": config,
+                "framework": config.get("framework"), "model": config.get("model"),
+                "mode": config.get("mode"), "precision": config.get("precision", "fp32"),
+            })
+        except OSError as write_error:
+            if io.is_disk_error(write_error):
+                return stopped_by_disk(run_dir, write_error)
+            raise
         return 1
-    io.write_json(run_dir / "result.json", result)
-    return 0 if result["status"] == "ok" else 3
+
+
+def stopped_by_disk(run_dir: Path, error: OSError) -> int:
+    """Tells the suite which write a full, over-quota or read-only disk refused,
+    through its status pipe (stderr.log and result.json may be on that disk),
+    and returns the exit code that says so."""
+    report = {"errno": error.errno, "strerror": error.strerror, "path": str(error.filename or run_dir)}
+    if STATUS_FD_ENV in os.environ:
+        try:
+            os.write(int(os.environ[STATUS_FD_ENV]), json.dumps(report).encode())
+        except (OSError, ValueError):
+            pass  # run by hand, or the suite is gone: the exit code still says it
+    try:
+        traceback.print_exc()
+        print(f"{error.strerror}: writing {report['path']}", file=sys.stderr)
+    except OSError:
+        pass  # stderr.log is on the full disk
+    return WORKER_EXIT_DISK
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from benchmark.peak import matmul_gflops
 from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
@@ -180,6 +181,18 @@ class TFRunner(Runner):
         if self.options.device == "cuda":
             return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
         return None  # CPU: the driver reports the process's peak RSS instead
+
+    def matmul_gflops(self) -> float:
+        dtype = {"bf16": tf.bfloat16, "fp16": tf.float16}.get(self.options.precision, self.options.dtype)
+        # The sum brings one scalar to the host, which waits for the device.
+        multiply = tf.function(lambda a: tf.reduce_sum(tf.linalg.matmul(a, a)))
+
+        def product(size: int):
+            with tf.device(self.device):
+                a = tf.cast(tf.random.normal((size, size)), dtype)
+            return lambda: multiply(a).numpy()
+
+        return matmul_gflops(product)
 
     def environment(self) -> dict[str, str]:
         import keras

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.peak import matmul_gflops
 from benchmark.runner import Runner, RunnerOptions, StepInputs
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights, check_weights
@@ -196,6 +197,21 @@ class TorchRunner(Runner):
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device))
         return None  # CPU: the driver reports the process's peak RSS instead
+
+    def matmul_gflops(self) -> float:
+        dtype = self.autocast_dtype or self.dtype
+
+        def product(size: int):
+            a = torch.randn(size, size, device=self.device, dtype=dtype)
+
+            def run() -> None:
+                a @ a
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+            return run
+
+        with torch.no_grad():
+            return matmul_gflops(product)
 
     def environment(self) -> dict[str, str]:
         device = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"

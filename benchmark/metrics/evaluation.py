@@ -9,7 +9,7 @@ from benchmark.metrics.classifier import load_classifier
 from benchmark.metrics.distances import frechet_distance, gaussian_stats, kid, knn_radii, prdc
 from benchmark.metrics.reference import ReferenceStats, reference_stats
 
-__all__ = ["METRIC_KEYS", "LOWER_IS_BETTER", "evaluate", "evaluate_features"]
+__all__ = ["METRIC_KEYS", "LOWER_IS_BETTER", "MIN_SAMPLES", "evaluate", "evaluate_features"]
 
 # Keys of evaluate()'s result, in order; label_accuracy only with requested_labels.
 METRIC_KEYS: tuple[str, ...] = (
@@ -34,6 +34,9 @@ LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid_mean", "class_tv_distan
 # PRDC compares equally many real and generated samples, at most this many, so
 # that values are comparable between runs that generate 10k or more.
 PRDC_MAX_SAMPLES = 10_000
+# Fewest generated samples scored: PRDC needs k + 1 = 6 per set and KID two;
+# the CLI refuses a smaller --quality-samples before anything trains.
+MIN_SAMPLES = 10
 # Images must lie in [-1, 1] (tanh range); this slack admits float rounding only.
 RANGE_SLACK = 1e-3
 
@@ -48,7 +51,7 @@ def evaluate(
     """Score generated digits against real MNIST through the MNIST classifier.
 
     Args:
-        images: (N, 28, 28, 1) or (N, 28, 28) floats in [-1, 1], N >= 10 (10k is
+        images: (N, 28, 28, 1) or (N, 28, 28) floats in [-1, 1], N >= MIN_SAMPLES (10k is
             the reference size; FID is biased upwards for small N).
         requested_labels: (N,) the digit each image was generated for
             (conditional models); adds ``label_accuracy``.
@@ -85,8 +88,8 @@ def evaluate_features(
     if reference is None:
         reference = reference_stats()
     n = len(features)
-    if n < 10:
-        raise ValueError(f"need at least 10 samples to evaluate, got {n}")
+    if n < MIN_SAMPLES:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples to evaluate, got {n}")
 
     mu, sigma = gaussian_stats(features)
     kid_mean, kid_std = kid(reference.features, features, seed=seed)

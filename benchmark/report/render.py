@@ -16,13 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
+from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.io import write_bytes, write_text
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
-from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, config_table, contenders, fmt_duration,
-                                     grid_columns, model_table, model_title, primary_batch_size,
-                                     quality_table, runs_csv, summary_table, unlearned_note)
+from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
+                                     contenders, fmt_duration, grid_columns, matmul_peaks, model_table,
+                                     model_title, modes_sentence, precision_note, primary_batch_size, quality_table,
+                                     runs_csv, summary_table, unlearned_note)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR)
 FigureLinks = dict[str, list[str]]
@@ -97,6 +99,7 @@ def report_markdown(suite: Suite, figures: FigureLinks) -> str:
     sections = [
         header_section(suite),
         summary_section(suite),
+        calibration_section(suite),
         *(model_section(suite, model, figures.get(model, [])) for model in suite.models),
         failed_section(suite.runs),
         environment_section(suite),
@@ -130,7 +133,8 @@ def summary_section(suite: Suite) -> str:
     if not suite.models:
         return "## Summary\n\nNo runs were recorded."
     # The table first: it answers the reader's question; the definitions follow.
-    return ("## Summary\n\n" + summary_table(suite) + "\n\n"
+    modes = modes_sentence(suite)
+    return ("## Summary\n\n" + summary_table(suite) + "\n\n" + (modes + " " if modes else "") +
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
             "with its 95% bootstrap interval (repeats, then steps, resampled). "
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
@@ -143,10 +147,28 @@ def summary_section(suite: Suite) -> str:
             "Losses: mean of the last 10% of steps.")
 
 
+def calibration_section(suite: Suite) -> str:
+    calibration = suite.summary.get("calibration")
+    table = calibration_table(calibration)
+    if table is None:
+        return ""
+    seconds, total = finite(calibration.get("seconds")), finite(suite.summary.get("total_s"))
+    share = f" ({100 * seconds / (seconds + total):.0f}% of the suite's wall time)" if seconds and total else ""
+    return ("## Execution modes\n\n" + table + "\n\n"
+            f"Measured before training in {fmt_duration(seconds)}{share} by `--modes auto`: each mode of "
+            f"each framework trains the model at the suite's batch size from the same weights, "
+            f"{WARMUP_STEPS} warm-up steps first (tracing, compilation; their time is the warm-up "
+            f"column), then up to {MAX_STEPS} timed steps in {ROUNDS} interleaved rounds; the median "
+            "step decides. *Source* \"cache\": measured by an earlier suite on this machine with the "
+            "same CPU, package versions and configuration; `--recalibrate` measures again.")
+
+
 def model_section(suite: Suite, model: str, figures: list[str]) -> str:
-    peak = finite(suite.environment.get("cpu_peak_gflops"))
     runs = suite.runs_of(model)
-    parts = [f"## {model_title(model)}", "### Speed", model_table(runs, peak)]
+    parts = [f"## {model_title(model)}", "### Speed", model_table(runs, matmul_peaks(suite))]
+    mixed = precision_note(runs)
+    if mixed:
+        parts.append(mixed)
     quality = quality_table(runs)
     if quality:
         parts += ["### Sample quality", quality]
@@ -181,12 +203,20 @@ def environment_section(suite: Suite) -> str:
     cpu = env.get("cpu") or MISSING
     if env.get("cpu_count"):
         cpu = f"{cpu} ({env['cpu_count']} cores)"
-    if finite(env.get("cpu_peak_gflops")):
-        cpu += f"; float32 matrix-product peak {env['cpu_peak_gflops']:.0f} GFLOP/s (numpy probe)"
+    if env.get("cpu_features"):
+        cpu += "; " + ", ".join(env["cpu_features"])
+    gpu = env.get("gpu") or "none"
+    if env.get("gpu_compute_capability"):
+        gpu += f", compute capability {env['gpu_compute_capability']}"
+    peaks = matmul_peaks(suite)
     facts = [
         ("OS", env.get("os") or MISSING),
         ("CPU", cpu),
-        ("GPU", env.get("gpu") or "none"),
+        ("GPU", gpu),
+        ("Matrix-product peaks (% peak's yardstick)", ", ".join(
+            f"{device} {precision} {value:,.0f} GFLOP/s" for (device, precision), value in sorted(peaks.items()))
+         + " (the best square matrix product of numpy and each run's framework in that arithmetic)"
+         if peaks else MISSING),
         ("Python", env.get("python") or MISSING),
         ("Packages", ", ".join(f"{name} {version}" for name, version in packages.items()) or MISSING),
         ("Git commit", env.get("git_commit") or "unknown"),

@@ -181,6 +181,64 @@ def summary_table(suite: Suite) -> str:
     return markdown_table(headers, rows, "lllll" + "r" * len(suite.frameworks))
 
 
+# --- Execution modes (--modes auto) --------------------------------------------------
+
+
+def calibration_table(calibration: dict | None) -> str | None:
+    """One row per calibrated (model, framework, precision): the chosen mode and
+    every mode's images/s and warm-up; None when nothing was calibrated."""
+    entries = (calibration or {}).get("entries") or []
+    if not entries:
+        return None
+    rows = []
+    for e in entries:
+        by_rate = sorted(e["modes"].items(), key=lambda kv: -(finite(kv[1].get("images_per_s")) or 0))
+        rates = " · ".join(f"{mode} {fmt_rate(finite(r.get('images_per_s')))}" if "error" not in r
+                           else f"{mode} failed" for mode, r in by_rate)
+        warmups = " · ".join(f"{mode} {fmt_seconds(finite(r.get('warmup_s')))}" for mode, r in by_rate
+                             if "error" not in r)
+        precision = "" if e["precision"] == "fp32" else f" {e['precision']}"
+        chosen = f"**{e['chosen']}**" + (" (reference choice: no mode could be timed)" if e.get("fallback") else "")
+        rows.append([model_title(e["model"]) + precision, e["framework"], chosen, rates, warmups or MISSING,
+                     "cache" if e.get("cached") else "measured"])
+    headers = ["Model", "Framework", "Chosen", "Images/s by mode", "Warm-up s by mode", "Source"]
+    return markdown_table(headers, rows)
+
+
+def precision_note(runs: Sequence[Run]) -> str | None:
+    """Mixed precision against fp32, for each framework and mode that ran both
+    at one batch size: "torch eager bf16 2.18x its fp32 images/s; tf xla bf16
+    0.93x (slower than fp32)". Most CPUs have no fast low-precision arithmetic."""
+    found = []
+    for contender in contenders(runs):
+        model, framework, mode, batch, precision = contender.runs[0].group
+        if precision == "fp32":
+            continue
+        base = next((c for c in contenders(runs) if c.runs[0].group == (model, framework, mode, batch, "fp32")),
+                    None)
+        if base is not None:
+            ratio = contender.rate / base.rate
+            found.append(f"{framework} {mode} {precision} {ratio:.2f}x its fp32 images/s"
+                         + (" (slower than fp32)" if ratio < 1 else ""))
+    return "*Mixed precision*: " + "; ".join(found) + "." if found else None
+
+
+def modes_sentence(suite: Suite) -> str | None:
+    """Which modes the summary compares, and why those."""
+    chosen_by = suite.settings.get("modes_chosen_by")
+    modes = ", ".join(suite.settings.get("modes") or [])
+    if chosen_by == "measured":
+        return (f"*Modes compared*: each framework's fastest mode on this machine, measured before "
+                f"the suite (`--modes auto`; see Execution modes): {modes}.")
+    if chosen_by == "reference":
+        return (f"*Modes compared*: {modes}, the reference machine's fastest; the smoke profile does "
+                "not measure them, and on another machine another mode may be faster "
+                "(`--modes auto` in any other profile measures).")
+    if chosen_by == "given":
+        return f"*Modes compared*: each framework's fastest of those named by `--modes` ({modes})."
+    return None
+
+
 # --- Quality -------------------------------------------------------------------
 
 QUALITY_COLUMNS = (  # key, header, format
@@ -351,27 +409,46 @@ def grid_columns(model: str) -> int | None:
     return spec.num_classes if spec and spec.conditional else None
 
 
-def model_table(runs: Sequence[Run], cpu_peak_gflops: float | None = None) -> str:
-    """One row per run. Share of peak is given on the CPU, against the
-    environment's matrix-product probe."""
+Peaks = dict[tuple[str, str], float]  # (device, precision) -> GFLOP/s
+
+
+def matmul_peaks(suite: Suite) -> Peaks:
+    """The best matrix-product rate of each (device, precision) in the suite:
+    every run's probe in its own arithmetic, and numpy's float32 probe on the
+    CPU (benchmark.peak). A run's share of peak divides by the peak of its own
+    arithmetic, so a bf16 run is never measured against float32 multiplies."""
+    peaks: Peaks = {}
+    numpy_fp32 = finite(suite.environment.get("cpu_peak_gflops"))
+    if numpy_fp32:
+        peaks[("cpu", "fp32")] = numpy_fp32
+    for run in suite.runs:
+        probe = run.number("timing", "matmul_peak_gflops")
+        if probe:
+            key = (str(run.config.get("device")), run.precision)
+            peaks[key] = max(peaks.get(key, 0.0), probe)
+    return peaks
+
+
+def model_table(runs: Sequence[Run], peaks: Peaks | None = None) -> str:
+    """One row per run. Share of peak is against the best matrix product of
+    the run's own device and arithmetic (`matmul_peaks`)."""
     with_device = any(run.number("memory", "peak_device_bytes") is not None for run in runs)
     headers = ["Framework", "Mode", "Images/s (p10–p90)", "ms/step", "GFLOP/s (% peak)",
                "Warm-up s (steps)", "Epoch s", "Train s", "D loss", "G loss", "Peak RSS MiB",
                *(["Device MiB"] if with_device else []), "Params G / D"]
-    rows = [_model_row(run, with_device, cpu_peak_gflops) for run in runs]
+    rows = [_model_row(run, with_device, peaks or {}) for run in runs]
     return markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
 
 
-def _flops_cell(run: Run, cpu_peak_gflops: float | None) -> str:
+def _flops_cell(run: Run, peaks: Peaks) -> str:
     achieved = run.number("timing", "gflops_per_s")
     if achieved is None:
         return MISSING
-    if cpu_peak_gflops and run.config.get("device") == "cpu":
-        return f"{achieved:.1f} ({100 * achieved / cpu_peak_gflops:.0f}%)"
-    return f"{achieved:.1f}"
+    peak = peaks.get((str(run.config.get("device")), run.precision))
+    return f"{achieved:.1f} ({100 * achieved / peak:.0f}%)" if peak else f"{achieved:.1f}"
 
 
-def _model_row(run: Run, with_device: bool, cpu_peak_gflops: float | None) -> list[str]:
+def _model_row(run: Run, with_device: bool, peaks: Peaks) -> list[str]:
     timing = run.timing
     mode = run.mode_label if run.ok else f"{run.mode_label} ({run.status})"
     params = run.parameter_counts
@@ -380,7 +457,7 @@ def _model_row(run: Run, with_device: bool, cpu_peak_gflops: float | None) -> li
         mode,
         _rate_cell(run),
         fmt_ms(run.number("timing", "step_ms_median")),
-        _flops_cell(run, cpu_peak_gflops),
+        _flops_cell(run, peaks),
         _warmup_cell(run),
         fmt_seconds(_mean(timing.get("epoch_s"))),
         fmt_seconds(run.number("timing", "train_s")),

@@ -54,6 +54,69 @@ def test_unwritable_out_exits_2(tmp_path, mnist_data_dir):
     assert "--out" in result.stderr and "Traceback" not in result.stderr
 
 
+def has_gpu() -> bool:
+    from benchmark.environment import gpu_description
+
+    return gpu_description() is not None
+
+
+# Values a run would reject only once started (its worker, the evaluator at the
+# last probe, its folder): refused before anything trains. {tmp} is tmp_path.
+@pytest.mark.parametrize("args, message", [
+    (["--quality-samples", "3"], "--quality-samples 3: the evaluator needs at least 10 samples"),
+    (["--quality-samples", str(10**12)], "more than this machine's"),
+    (["--run-id", "../escape-test"], "'../escape-test' is not a plain folder name"),
+    (["--run-id", "{tmp}/escape-test"], "is not a plain folder name"),
+    (["--run-id", ".."], "'..' is not a plain folder name"),
+    (["--run-id", "runs/one"], "'runs/one' is not a plain folder name"),
+    (["--threads", "5000"], "--threads 5000: at most 1024"),
+    (["--train-size", "16", "--batch-size", "32"], "one step needs 32 images"),
+    pytest.param(["--device", "cuda"], "--device cuda: nvidia-smi finds no GPU",
+                 marks=pytest.mark.skipif(has_gpu(), reason="this machine has a GPU")),
+])
+def test_values_a_run_would_reject_later_exit_2_before_training(tmp_path, mnist_data_dir, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = run_cli("--frameworks", "torch", "--models", "dcgan", "--profile", "smoke",
+                     "--data-dir", mnist_data_dir, *args, "--out", str(tmp_path / "out"),
+                     timeout=60)  # seconds on an idle machine; a run that trained would take longer
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "== run" not in result.stdout
+    assert list(tmp_path.iterdir()) == []  # not --out, nor a folder beside or above it
+
+
+def test_threads_above_the_cores_warn_of_oversubscription(tmp_path, mnist_data_dir):
+    cores = len(os.sched_getaffinity(0))
+    # --train-size 16 cannot fill a step: refused at the data check, so nothing trains
+    result = run_cli("--threads", str(cores + 1), "--train-size", "16", "--batch-size", "32",
+                     "--frameworks", "torch", "--models", "dcgan", "--data-dir", mnist_data_dir,
+                     "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2
+    assert f"warning: --threads {cores + 1} is more than the {cores} core(s)" in result.stderr
+    assert "timings measure that contention" in result.stderr
+
+
+@pytest.mark.parametrize("field, value", [
+    ("model", "../../escape"), ("framework", "/tmp"), ("mode", ".."), ("precision", "a/b"),
+    ("tag", "/../../escape"),
+])
+def test_resume_refuses_a_plan_whose_run_names_leave_its_folder(tmp_path, field, value):
+    import dataclasses
+
+    from benchmark.cli import build_parser, plan_runs
+    from benchmark.suite import SuiteOptions, write_plan
+
+    args = build_parser().parse_args(["--frameworks", "torch", "--models", "dcgan", "--modes", "eager",
+                                      "--profile", "smoke"])
+    edited = dataclasses.replace(plan_runs(args, "cpu")[0], **{field: value})  # suite.json edited by hand
+    write_plan(tmp_path / "run", [edited], SuiteOptions("python run_benchmark.py", {}))
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli("--resume", str(tmp_path / "run"), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{field} {value!r} would name a folder outside the run folder" in result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_a_tiny_benchmark_of_both_frameworks_writes_a_report(tmp_path, mnist_data_dir):
     result = run_cli("--frameworks", "torch", "tf", "--models", "dcgan", "wgan",
                      "--profile", "smoke", "--train-size", "160", "--batch-size", "16",
@@ -111,16 +174,30 @@ def test_a_tiny_bf16_run_of_both_frameworks_is_named_and_reported_as_bf16(tmp_pa
 def test_precisions_plan_one_named_run_each():
     from benchmark.cli import build_parser, plan_runs
 
-    args = build_parser().parse_args(["--models", "dcgan", "--precision", "fp32", "bf16"])
+    # smoke: the reference modes, so the names do not depend on a calibration
+    args = build_parser().parse_args(["--models", "dcgan", "--precision", "fp32", "bf16", "--profile", "smoke"])
     assert [c.name for c in plan_runs(args, "cpu")] == [
         "dcgan-torch-eager", "dcgan-torch-eager-bf16", "dcgan-tf-xla", "dcgan-tf-xla-bf16"]
     assert {c.precision for c in plan_runs(build_parser().parse_args([]), "cpu")} == {"fp32"}
 
 
+def test_auto_modes_are_planned_as_placeholders_that_the_calibration_resolves():
+    from benchmark.calibration import apply
+    from benchmark.cli import build_parser, plan_runs
+
+    plan = plan_runs(build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128"]), "cpu")
+    assert {c.mode for c in plan} == {"auto"}
+    calibration = {"entries": [{"framework": "torch", "model": "dcgan", "precision": "fp32", "chosen": "compile"},
+                               {"framework": "tf", "model": "dcgan", "precision": "fp32", "chosen": "function"}]}
+    assert [c.name for c in apply(plan, calibration)] == [
+        "dcgan-torch-compile-b64", "dcgan-tf-function-b64", "dcgan-torch-compile-b128", "dcgan-tf-function-b128"]
+
+
 def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():
     from benchmark.cli import UsageError, build_parser, plan_runs
 
-    args = build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128", "--repeats", "2"])
+    args = build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128", "--repeats", "2",
+                                      "--profile", "smoke"])
     names = [c.name for c in plan_runs(args, "cpu")]
     assert names == ["dcgan-torch-eager-b64-r1", "dcgan-tf-xla-b64-r1", "dcgan-torch-eager-b128-r1",
                      "dcgan-tf-xla-b128-r1", "dcgan-torch-eager-b64-r2", "dcgan-tf-xla-b64-r2",

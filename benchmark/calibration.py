@@ -1,0 +1,279 @@
+"""`--modes auto`: which execution mode of each framework is fastest on this
+machine, measured rather than assumed.
+
+The fastest mode depends on the machine: on an AVX2 EPYC, tf xla led tf
+function; on an AVX-512 Xeon, function led xla (README, "Hardware matters").
+So before the suite, each framework's modes are timed on each (model,
+precision) the suite will train, at the suite's batch size, interleaved, after
+warm-up, and the fastest is chosen. The parent imports no framework, so each
+framework is timed in a process of its own:
+
+    python -m benchmark.calibration REQUEST.json RESULT.json
+
+Results are cached per machine and package versions (`cache_path`), so a
+second suite on the same machine starts at once; `--recalibrate` measures again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark import io
+from benchmark.config import DEFAULT_MODES, MODES, RunConfig
+from benchmark.environment import REPO_ROOT, cpu_features, cpu_model, gpu_description, package_versions
+
+AUTO = "auto"
+ROUNDS = 3  # interleaved rounds: a slow drift of the machine hits every mode alike
+MAX_STEPS = 24  # timed steps per mode at most ("a few dozen")
+MIN_STEPS_PER_ROUND = 2
+SECONDS_PER_MODE = 2.0  # timed budget per mode, after warm-up; a slow step gets fewer steps
+WARMUP_STEPS = 2  # as in every run (benchmark.timing.WARMUP_STEPS_PER_START)
+PROCESS_TIMEOUT_S = 1800  # a calibration process that hangs fails, and the reference modes stand
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """One choice to make: the fastest mode of `framework` for this model,
+    precision and batch size on `device`."""
+
+    framework: str
+    model: str
+    precision: str
+    batch_size: int
+    device: str
+    threads: int
+
+    @property
+    def key(self) -> str:
+        return (f"{self.framework}/{self.model}/{self.precision}/b{self.batch_size}/"
+                f"{self.device}/t{self.threads}")
+
+
+def targets_of(configs: list[RunConfig]) -> list[Target]:
+    """The choices an `auto` plan needs: one per (framework, model, precision),
+    at the plan's first batch size, the one its summary compares. Frameworks
+    with a single mode have nothing to choose."""
+    found: dict[tuple, Target] = {}
+    for c in configs:
+        if c.mode == AUTO and len(MODES[c.framework]) > 1:
+            found.setdefault((c.framework, c.model, c.precision),
+                             Target(c.framework, c.model, c.precision, c.batch_size, c.device, c.threads))
+    return list(found.values())
+
+
+def machine() -> dict:
+    """What decides which mode is fastest: CPU, its speed-relevant features,
+    cores available to us, GPU, Python and package versions."""
+    return {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": len(os.sched_getaffinity(0)),
+            "gpu": gpu_description(), "python": sys.version.split()[0], "packages": package_versions()}
+
+
+def cache_path(facts: dict | None = None) -> Path:
+    """$XDG_CACHE_HOME/ganbench/calibration/<hash of machine()>.json"""
+    facts = machine() if facts is None else facts
+    digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **facts}, sort_keys=True).encode()).hexdigest()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "ganbench" / "calibration" / f"{digest[:16]}.json"
+
+
+def fastest(modes: dict[str, dict]) -> str | None:
+    """The mode with the most images/s among those that ran."""
+    timed = {m: r["images_per_s"] for m, r in modes.items() if r.get("images_per_s")}
+    return max(timed, key=timed.get) if timed else None
+
+
+def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool = False,
+              log=lambda line: print(line, file=sys.stderr, flush=True)) -> dict:
+    """Measures (or reads from the cache) every target; returns the record the
+    suite stores in results.json:
+
+        {"seconds": measuring time, "cache": path, "entries": [
+            {framework, model, precision, batch_size, device, threads, cached,
+             "modes": {mode: {images_per_s, step_ms, steps, warmup_s} | {error}},
+             "chosen": mode, "fallback": why the reference choice was taken, or None}]}
+    """
+    started = time.perf_counter()
+    path = cache_path()
+    cached = {} if recalibrate else _read_cache(path)
+    todo = [t for t in targets if t.key not in cached]
+    measured: dict[str, dict] = {}
+    for framework in dict.fromkeys(t.framework for t in todo):
+        group = [t for t in todo if t.framework == framework]
+        log(f"calibrating {framework}: modes {', '.join(MODES[framework])} on "
+            f"{', '.join(f'{t.model} {t.precision}' for t in group)} "
+            f"(a few dozen steps each; cached afterwards, --recalibrate measures again)")
+        measured.update(_measure_in_process(framework, group, data_dir))
+    timed = {key: value for key, value in measured.items() if fastest(value["modes"])}  # failures are not kept
+    if timed:
+        _write_cache(path, {**_read_cache(path), **timed})
+    entries = []
+    for target in targets:
+        entry = measured.get(target.key) or cached[target.key]
+        chosen = fastest(entry["modes"])
+        fallback = None
+        if chosen is None:
+            chosen = DEFAULT_MODES[target.device][target.framework]
+            fallback = "no mode could be timed; the reference machine's choice was taken"
+        entries.append({**asdict(target), "cached": target.key not in measured,
+                        "modes": entry["modes"], "chosen": chosen, "fallback": fallback})
+    return {"seconds": time.perf_counter() - started, "cache": str(path), "entries": entries}
+
+
+def apply(configs: list[RunConfig], calibration: dict | None) -> list[RunConfig]:
+    """`configs` with every `auto` mode replaced by the calibrated choice (the
+    framework's only mode where it has one)."""
+    chosen = {(e["framework"], e["model"], e["precision"]): e["chosen"]
+              for e in (calibration or {}).get("entries", [])}
+    resolved = []
+    for c in configs:
+        if c.mode == AUTO:
+            mode = chosen.get((c.framework, c.model, c.precision)) or MODES[c.framework][0]
+            c = dataclasses.replace(c, mode=mode)
+        resolved.append(c)
+    return resolved
+
+
+def summary_lines(calibration: dict) -> list[str]:
+    """One line per choice: 'tf dcgan: function 1,121 img/s chosen over xla 998 and eager 496'."""
+    lines = []
+    for e in calibration.get("entries", []):
+        others = [f"{m} {_rate(r)}" for m, r in sorted(e["modes"].items(),
+                                                      key=lambda kv: -(kv[1].get("images_per_s") or 0))
+                  if m != e["chosen"]]
+        chosen = e["modes"].get(e["chosen"], {})
+        line = (f"{e['framework']} {e['model']}{'' if e['precision'] == 'fp32' else ' ' + e['precision']}: "
+                f"{e['chosen']} {_rate(chosen)} chosen over {' and '.join(others) or 'nothing'}")
+        lines.append(line + (f" ({e['fallback']})" if e.get("fallback") else ""))
+    return lines
+
+
+def _rate(result: dict) -> str:
+    if result.get("images_per_s"):
+        return f"{result['images_per_s']:,.0f} img/s"
+    return "failed" if "error" in result else "not timed"
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        stored = io.read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return stored.get("entries", {}) if stored.get("version") == CACHE_VERSION else {}
+
+
+def _write_cache(path: Path, entries: dict) -> None:
+    try:
+        io.write_json(path, {"version": CACHE_VERSION, "machine": machine(), "entries": entries})
+    except OSError as error:  # a read-only home only costs the next suite a calibration
+        print(f"warning: calibration not cached ({path}: {error.strerror})", file=sys.stderr)
+
+
+def _measure_in_process(framework: str, targets: list[Target], data_dir: str | None) -> dict[str, dict]:
+    """Times `targets` in a fresh `python -m benchmark.calibration` process.
+    A crash of that process (a mode that segfaults) fails its targets, which
+    then fall back to the reference choice; the suite goes on."""
+    from benchmark.suite import die_with_parent, worker_environment
+
+    with tempfile.TemporaryDirectory(prefix="ganbench-calibration-") as tmp:
+        request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        io.write_json(request, {"data_dir": data_dir, "targets": [asdict(t) for t in targets]})
+        try:
+            done = subprocess.run([sys.executable, "-m", "benchmark.calibration", str(request), str(result)],
+                                  cwd=REPO_ROOT, env=worker_environment(), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, timeout=PROCESS_TIMEOUT_S,
+                                  preexec_fn=die_with_parent)
+        except subprocess.TimeoutExpired:
+            done = subprocess.CompletedProcess([], None, "", f"no answer within {PROCESS_TIMEOUT_S} s")
+        if done.returncode == 0 and result.exists():
+            return io.read_json(result)
+        tail = " ".join(done.stderr.strip().splitlines()[-1:]) or f"exit code {done.returncode}"
+        print(f"warning: calibrating {framework} failed ({tail}); using its reference modes",
+              file=sys.stderr)
+        return {t.key: {"modes": {m: {"error": tail} for m in MODES[framework]}} for t in targets}
+
+
+# --- the calibration process -------------------------------------------------------------------
+
+def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
+    """Images/s of each of the framework's modes on `target`: warm-up first,
+    then ROUNDS interleaved rounds (the order rotated each round) of up to
+    MAX_STEPS / ROUNDS steps per mode, as many as SECONDS_PER_MODE allows."""
+    from benchmark.registry import create_runner
+    from benchmark.runner import RunnerOptions, StepInputs
+    from benchmark.specs import get_spec
+    from benchmark.weights import initial_weights
+
+    spec = get_spec(target.model)
+    rng = np.random.default_rng(0)
+    per_step = target.batch_size * spec.n_critic
+
+    def inputs() -> StepInputs:
+        return StepInputs.draw(spec, rng.integers(0, len(images), (spec.n_critic, target.batch_size)), rng)
+
+    runners, results, times = {}, {}, {}
+    for mode in MODES[target.framework]:
+        try:
+            runner = create_runner(target.framework, spec, RunnerOptions(
+                device=target.device, mode=mode, threads=target.threads, precision=target.precision))
+            runner.import_weights(initial_weights(spec, seed=0))
+            runner.load_data(images, labels)
+            started = time.perf_counter()
+            for _ in range(WARMUP_STEPS):
+                step_started = time.perf_counter()
+                runner.train_step(inputs())
+            runners[mode], times[mode] = runner, []
+            results[mode] = {"warmup_s": time.perf_counter() - started,
+                             "last_warmup_step_s": time.perf_counter() - step_started}
+        except Exception as error:  # a mode that cannot run here is reported, not chosen
+            results[mode] = {"error": f"{type(error).__name__}: {error}"[:300]}
+    order = list(runners)
+    for round_ in range(ROUNDS if order else 0):
+        for mode in order[round_ % len(order):] + order[:round_ % len(order)]:
+            estimate = max(results[mode]["last_warmup_step_s"], 1e-4)
+            steps = int(np.clip(SECONDS_PER_MODE / ROUNDS / estimate, MIN_STEPS_PER_ROUND, MAX_STEPS // ROUNDS))
+            for _ in range(steps):
+                step = inputs()
+                started = time.perf_counter()
+                runners[mode].train_step(step)
+                times[mode].append(time.perf_counter() - started)
+    for mode, measured in times.items():
+        median = float(np.median(measured))
+        results[mode] = {"images_per_s": per_step / median, "step_ms": median * 1e3,
+                         "steps": len(measured), "warmup_s": results[mode]["warmup_s"]}
+    return results
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m benchmark.calibration REQUEST.json RESULT.json", file=sys.stderr)
+        return 2
+    from benchmark.data import load_mnist, seeded_subset
+
+    request = io.read_json(Path(argv[0]))
+    images, labels = load_mnist("train", data_dir=request["data_dir"])
+    # Enough distinct images for every timed batch; the data set's size does not change a step's time.
+    images, labels = seeded_subset(images, labels, 8192, seed=0)
+    out = {}
+    for values in request["targets"]:
+        target = Target(**values)
+        out[target.key] = {"modes": measure(target, images, labels)}
+        print(f"calibrated {target.key}: " + ", ".join(
+            f"{m} {_rate(r)}" for m, r in out[target.key]["modes"].items()), file=sys.stderr, flush=True)
+    io.write_json(Path(argv[1]), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
