@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "forward passes in bfloat16 / float16 by torch autocast or a Keras "
                              "mixed policy, float32 losses; fp16 adds dynamic loss scaling). "
                              f"Choices: {', '.join(PRECISIONS)} (default: fp32)")
+    parser.add_argument("--rounding-control", action="store_true",
+                        help="also run every configuration again with one initial weight moved by one "
+                             "float32 ulp (run name ...-ulp): a framework against itself, the spread "
+                             "that rounding chaos alone gives, which the report holds the frameworks' "
+                             "quality difference against")
     parser.add_argument("--profile", choices=PROFILES, help=f"sizes. {profiles}. "
                         "Default: quick on CPU, full on GPU")
     parser.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
@@ -131,7 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality-probes", type=positive_int, metavar="N",
                         help="times each run is scored, evenly spaced over its steps, the last "
                              "after the final step (default: the profile's: smoke 1, quick 4, full 25)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, data order and noise (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, help="seed of weights, data order and noise (default 0)")
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", metavar="S",
+                        help="run every configuration once per seed, paired across frameworks (a seed "
+                             "fixes the initial weights, data order and noise in each): one number N "
+                             "gives seeds 0..N-1, several give those seeds (--seeds 3 7 11); the report "
+                             "then compares sample quality seed by seed")
     parser.add_argument("--data-dir", type=Path,
                         help="folder with the four MNIST IDX files (.gz or raw); default: "
                              "$GANBENCH_DATA_DIR, ./data/mnist, the user cache, else download")
@@ -189,6 +199,21 @@ def resolve_modes(frameworks: list[str], modes: list[str], device: str,
     return chosen
 
 
+def seeds_of(args: argparse.Namespace) -> list[int]:
+    """--seeds N -> 0..N-1; --seeds A B ... -> those; else [--seed]."""
+    if args.seeds is None:
+        return [args.seed or 0]
+    if args.seed is not None:
+        raise UsageError("give --seed or --seeds, not both")
+    if len(args.seeds) == 1:
+        if args.seeds[0] < 1:
+            raise UsageError("--seeds N runs seeds 0..N-1: N must be at least 1")
+        return list(range(args.seeds[0]))
+    if len(set(args.seeds)) != len(args.seeds):
+        raise UsageError(f"--seeds {' '.join(map(str, args.seeds))}: a seed is named twice")
+    return list(args.seeds)
+
+
 def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
     """One RunConfig per (repeat, model, batch size, framework, mode, precision), repeats
     outermost so that a slow drift of the machine hits every configuration alike."""
@@ -200,24 +225,27 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
         raise UsageError("give --batch-size or --batch-sizes, not both")
     batch_sizes = list(dict.fromkeys(args.batch_sizes or [args.batch_size or profile.batch_size]))
     precisions = list(dict.fromkeys(args.precision))
+    seeds = seeds_of(args)
 
-    def tag(batch_size: int, repeat: int) -> str:
+    def tag(batch_size: int, repeat: int, seed: int) -> str:
         return ((f"-b{batch_size}" if len(batch_sizes) > 1 else "")
+                + (f"-s{seed}" if len(seeds) > 1 else "")
                 + (f"-r{repeat}" if args.repeats > 1 else ""))
 
+    nudges = (False, True) if args.rounding_control else (False,)
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
                   epochs=args.epochs or profile.epochs, batch_size=b,
                   train_size=args.train_size or profile.train_size,
-                  sample_count=profile.sample_count, seed=args.seed, threads=args.threads,
+                  sample_count=profile.sample_count, seed=s, threads=args.threads,
                   quality_samples=(profile.quality_samples if args.quality_samples is None
                                    else args.quality_samples),
                   quality_probes=args.quality_probes or profile.quality_probes,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
-                  repeat=r, tag=tag(b, r), precision=p)
-        for r in range(1, args.repeats + 1) for m in models for b in batch_sizes
-        for f in frameworks for mode in modes[f] for p in precisions
+                  repeat=r, tag=tag(b, r, s), precision=p, nudged=n)
+        for r in range(1, args.repeats + 1) for s in seeds for m in models for b in batch_sizes
+        for f in frameworks for mode in modes[f] for p in precisions for n in nudges
     ]
 
 
@@ -286,7 +314,8 @@ def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibrati
         modes_by = "measured" if calibration else "reference"
     return {"frameworks": list(dict.fromkeys(args.frameworks)),
             "models": list(dict.fromkeys(c.model for c in configs)),
-            "profile": configs[0].profile, "device": configs[0].device, "seed": args.seed,
+            "profile": configs[0].profile, "device": configs[0].device,
+            "seeds": list(dict.fromkeys(c.seed for c in configs)),
             "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
             "precisions": list(dict.fromkeys(c.precision for c in configs))}
 
@@ -423,7 +452,7 @@ def check_free_space(args: argparse.Namespace, configs: list[RunConfig]) -> None
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
               "--batch-sizes", "--repeats", "--quality-samples", "--quality-probes",
-              "--train-size", "--seed", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
+              "--train-size", "--seed", "--seeds", "--rounding-control", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
 
 
 def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[RunConfig], dict]:

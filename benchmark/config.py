@@ -78,11 +78,12 @@ class RunConfig:
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
     precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")
+    nudged: bool = False  # --rounding-control: one initial weight one ulp up (benchmark.weights.nudged_by_one_ulp)
 
     @property
     def name(self) -> str:
         suffix = "" if self.precision == "fp32" else f"-{self.precision}"
-        return f"{self.model}-{self.framework}-{self.mode}{suffix}{self.tag}"
+        return f"{self.model}-{self.framework}-{self.mode}{suffix}{self.tag}{'-ulp' if self.nudged else ''}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -59,6 +59,19 @@ def initial_weights(spec: GANSpec, seed: int) -> Weights:
     return {key: value.astype(np.float32) for key, value in weights.items()}
 
 
+def nudged_by_one_ulp(weights: Weights) -> tuple[Weights, str]:
+    """The rounding control's start (`--rounding-control`): `weights` with the
+    first element of the generator's first kernel moved up by one float32 ulp,
+    and that key. One bit in one weight: what separates two frameworks after
+    their first rounding difference, so a framework against its nudged twin
+    gives the spread that chaos alone produces (Summers & Dinneen 2021 found a
+    one-bit change about as variable as a new seed)."""
+    key = next(k for k in weights if k.startswith("generator/") and k.endswith("/kernel"))
+    nudged = weights[key].copy()
+    nudged.flat[0] = np.nextafter(nudged.flat[0], np.float32(np.inf))
+    return {**weights, key: nudged}, key
+
+
 def spectral_norm_matrix(kernel: np.ndarray) -> np.ndarray:
     """The (out, fan_in) matrix whose largest singular value spectral norm
     divides a canonical kernel by (see `benchmark.specs.layers`)."""

@@ -38,7 +38,7 @@ from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
 from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK
-from benchmark.weights import initial_weights
+from benchmark.weights import initial_weights, nudged_by_one_ulp
 
 RESULT_SCHEMA_VERSION = 1
 CHECKPOINT = "checkpoint"
@@ -135,7 +135,10 @@ def run(run_dir: Path) -> dict:
         runner.load(checkpoint)
         resume = TrainState.from_dict(io.read_json(checkpoint / "state.json"))
     else:
-        runner.import_weights(initial_weights(spec, seeds.init))
+        weights = initial_weights(spec, seeds.init)
+        if config.nudged:  # the rounding control: the same run, one bit away
+            weights, _ = nudged_by_one_ulp(weights)
+        runner.import_weights(weights)
     build_s = time.perf_counter() - built
     matmul_peak = runner.matmul_gflops()  # before training: the yardstick of this run's share of peak
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.io import write_bytes, write_text
+from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
@@ -75,9 +76,12 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             save_png(quality_figure(title, scored, colors), run_dir / path)
             links[model].append(f"![{title} quality against training time]({path})")
         animations = []
-        # One GIF (~1.5 MB) per configuration: sweeps and repeats would add one per run.
+        # One GIF (~1.5 MB) per configuration: sweeps, repeats, seeds and the
+        # rounding control would add one per run.
+        first_seed = min((run.config.get("seed") or 0 for run in runs), default=0)
         for run in runs:
-            if run.group[3] != batch or int(run.config.get("repeat") or 1) != 1:
+            if (run.group[3] != batch or int(run.config.get("repeat") or 1) != 1 or run.nudged
+                    or (run.config.get("seed") or 0) != first_seed):
                 continue
             frames = run.frames()
             if frames is not None and len(frames[0]):
@@ -134,7 +138,11 @@ def summary_section(suite: Suite) -> str:
         return "## Summary\n\nNo runs were recorded."
     # The table first: it answers the reader's question; the definitions follow.
     modes = modes_sentence(suite)
-    return ("## Summary\n\n" + summary_table(suite) + "\n\n" + (modes + " " if modes else "") +
+    paired = {model: summary_cells(v) for model, v in suite_verdicts(suite).items()}
+    seeds_note = ("*With --seeds*, the quality columns give the paired verdict over seeds (see each "
+                  "model's \"Sample quality across seeds\"). " if paired else "")
+    return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" + (modes + " " if modes else "") +
+            seeds_note +
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
             "with its 95% bootstrap interval (repeats, then steps, resampled). "
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
@@ -175,6 +183,12 @@ def model_section(suite: Suite, model: str, figures: list[str]) -> str:
         note = unlearned_note(runs)
         if note:
             parts.append(note)
+    verdict = suite_verdicts(suite).get(model)
+    if verdict is not None:
+        parts.append(seeds_section(verdict))
+    control = rounding_control(runs)
+    if control is not None:
+        parts.append(control)
     parts += figures
     return "\n\n".join(parts)
 
@@ -232,9 +246,11 @@ def environment_section(suite: Suite) -> str:
 
 
 def _seed(suite: Suite) -> str:
-    if "seed" in suite.settings:
+    if suite.settings.get("seeds"):
+        return ", ".join(map(str, suite.settings["seeds"]))
+    if "seed" in suite.settings:  # results written before --seeds
         return str(suite.settings["seed"])
-    seeds = sorted({str(run.config["seed"]) for run in suite.runs if "seed" in run.config})
+    seeds = sorted({str(run.config["seed"]) for run in suite.runs if "seed" in run.config}, key=int)
     return ", ".join(seeds) or MISSING
 
 

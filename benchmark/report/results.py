@@ -53,8 +53,15 @@ class Run:
 
     @property
     def mode_label(self) -> str:
-        """The mode, with the precision when it is not fp32: "xla", "xla bf16"."""
-        return self.mode if self.precision == "fp32" else f"{self.mode} {self.precision}"
+        """The mode, with the precision when it is not fp32, and the rounding
+        control's mark: "xla", "xla bf16", "xla +1 ulp"."""
+        label = self.mode if self.precision == "fp32" else f"{self.mode} {self.precision}"
+        return label + (" +1 ulp" if self.nudged else "")
+
+    @property
+    def nudged(self) -> bool:
+        """A --rounding-control run: its start is one ulp from its framework twin's."""
+        return bool(self.config.get("nudged"))
 
     @property
     def name(self) -> str:

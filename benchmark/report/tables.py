@@ -174,10 +174,12 @@ def compare(runs: Sequence[Run], model: str) -> Comparison:
     return Comparison(model, leaders, interval)
 
 
-def summary_table(suite: Suite) -> str:
+def summary_table(suite: Suite, quality_cells: dict[str, tuple[str, str]] | None = None) -> str:
+    """One row per model. `quality_cells` replaces a model's one-run quality
+    verdict (with --seeds, the paired verdict of benchmark.report.paired)."""
     headers = ["Model", "Faster (95% interval)", "Speed difference", "Better samples (FID)",
                "Quality difference", *(f"{fw} D / G loss" for fw in suite.frameworks)]
-    rows = [_summary_row(suite, model) for model in suite.models]
+    rows = [_summary_row(suite, model, (quality_cells or {}).get(model)) for model in suite.models]
     return markdown_table(headers, rows, "lllll" + "r" * len(suite.frameworks))
 
 
@@ -302,6 +304,8 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     flagged when no run has learned the data yet)."""
     best: dict[str, tuple[Run, dict]] = {}
     for run in runs:
+        if run.nudged:  # the rounding control is a framework against itself (benchmark.report.paired)
+            continue
         q = quality_of(run)
         if q and (run.framework not in best or q["fid"] < best[run.framework][1]["fid"]):
             best[run.framework] = (run, q)
@@ -317,7 +321,7 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     return better, difference
 
 
-def _summary_row(suite: Suite, model: str) -> list[str]:
+def _summary_row(suite: Suite, model: str, quality: tuple[str, str] | None = None) -> list[str]:
     runs = suite.runs_of(model)
     comparison = compare(runs, model)
     if comparison.interval is None:
@@ -331,7 +335,7 @@ def _summary_row(suite: Suite, model: str) -> list[str]:
         if all(len(leader.runs) == 1 for leader in comparison.leaders[:2]):
             difference += " (1 run each)"  # step-to-step noise only; summary_section says more
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
-    return [model_title(model), faster, difference, *quality_verdict(runs), *losses]
+    return [model_title(model), faster, difference, *(quality or quality_verdict(runs)), *losses]
 
 
 def _leader_label(contender: Contender) -> str:
@@ -518,7 +522,7 @@ CSV_COLUMNS = ("name", "framework", "model", "mode", "compute_precision", "statu
                "images_per_s_p90", "step_ms_median", "gflops_per_s", "warmup_s", "train_s",
                "final_d_loss", "final_g_loss", *(key for key, _, _ in QUALITY_COLUMNS), "kid_std",
                "peak_rss_mib", "peak_device_mib", "epochs", "batch_size", "train_size", "seed",
-               "repeat", "reason")
+               "repeat", "nudged", "reason")
 
 
 def runs_csv(runs: Sequence[Run]) -> str:
@@ -548,5 +552,6 @@ def _csv_record(run: Run) -> dict[str, Any]:
         "peak_rss_mib": None if rss is None else rss / MIB,
         "peak_device_mib": None if device is None else device / MIB,
         **{key: config.get(key) for key in ("epochs", "batch_size", "train_size", "seed", "repeat")},
+        "nudged": bool(config.get("nudged")),
         "reason": run.result.get("reason"),
     }

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -205,3 +206,51 @@ def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():
     both = build_parser().parse_args(["--batch-size", "32", "--batch-sizes", "64"])
     with pytest.raises(UsageError, match="not both"):
         plan_runs(both, "cpu")
+
+
+def test_seeds_plan_one_paired_run_per_seed():
+    from benchmark.cli import UsageError, build_parser, plan_runs
+
+    def plan(*flags):
+        return plan_runs(build_parser().parse_args(["--models", "dcgan", "--profile", "smoke", *flags]), "cpu")
+
+    runs = plan("--seeds", "2")
+    assert [(c.name, c.seed) for c in runs] == [
+        ("dcgan-torch-eager-s0", 0), ("dcgan-tf-xla-s0", 0), ("dcgan-torch-eager-s1", 1), ("dcgan-tf-xla-s1", 1)]
+    assert [c.seed for c in plan("--seeds", "3", "7", "11")] == [3, 3, 7, 7, 11, 11]
+    assert [c.name for c in plan("--rounding-control")] == [
+        "dcgan-torch-eager", "dcgan-torch-eager-ulp", "dcgan-tf-xla", "dcgan-tf-xla-ulp"]
+    assert [(c.name, c.seed) for c in plan("--seed", "5")] == [("dcgan-torch-eager", 5), ("dcgan-tf-xla", 5)]
+    for flags, message in ((("--seeds", "0"), "at least 1"), (("--seeds", "3", "3"), "named twice"),
+                           (("--seed", "1", "--seeds", "2"), "not both")):
+        with pytest.raises(UsageError, match=message):
+            plan(*flags)
+
+
+def test_seeds_run_paired_and_the_report_compares_them_seed_by_seed(tmp_path, mnist_data_dir):
+    result = run_cli("--frameworks", "torch", "tf", "--models", "dcgan", "--profile", "smoke",
+                     "--train-size", "64", "--batch-size", "16", "--quality-samples", "50", "--seeds", "2",
+                     "--rounding-control", "--data-dir", mnist_data_dir, "--out", str(tmp_path), "--run-id", "seeds")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "seeds"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert [(r["name"], r["config"]["seed"]) for r in results["runs"]] == [
+        ("dcgan-torch-eager-s0", 0), ("dcgan-torch-eager-s0-ulp", 0), ("dcgan-tf-xla-s0", 0),
+        ("dcgan-tf-xla-s0-ulp", 0), ("dcgan-torch-eager-s1", 1), ("dcgan-torch-eager-s1-ulp", 1),
+        ("dcgan-tf-xla-s1", 1), ("dcgan-tf-xla-s1-ulp", 1)]
+    assert results["suite"]["seeds"] == [0, 1]
+    # A seed fixes weights, data and noise in both frameworks: seed 0's twins start alike, seed 1's elsewhere.
+    first = {r["name"]: (run_dir / r["dir"] / "history.csv").read_text().splitlines()[1].split(",")[2]
+             for r in results["runs"]}
+    assert float(first["dcgan-torch-eager-s0"]) == pytest.approx(float(first["dcgan-tf-xla-s0"]), rel=1e-5)
+    assert float(first["dcgan-torch-eager-s1"]) == pytest.approx(float(first["dcgan-tf-xla-s1"]), rel=1e-5)
+    assert first["dcgan-torch-eager-s0"] != first["dcgan-torch-eager-s1"]
+    # The nudged twin starts one bit away: the same first loss to rounding, a run of its own after.
+    assert float(first["dcgan-tf-xla-s0-ulp"]) == pytest.approx(float(first["dcgan-tf-xla-s0"]), rel=1e-5)
+    report = (run_dir / "report.md").read_text()
+    assert "### Sample quality across seeds" in report and "(2 paired seeds)" in report
+    assert "- **Seed:** 0, 1" in report
+    assert "### Rounding control" in report and "Mann-Whitney" in report
+    assert "| eager +1 ulp |" in report
+    table = pd.read_csv(run_dir / "runs.csv")
+    assert sorted(table["seed"]) == [0] * 4 + [1] * 4 and table["nudged"].sum() == 4

@@ -116,3 +116,17 @@ def test_quality_is_scored_at_the_probe_steps_across_epochs(mnist_train, mnist_d
     train_s = [q["train_s"] for q in outcome.quality]
     assert train_s == sorted(train_s) and train_s[-1] == outcome.history.wall_s[-1]
     assert all(np.isfinite(q["fid"]) and q["num_samples"] == 200 for q in outcome.quality)
+
+
+def test_the_rounding_control_moves_one_weight_by_one_ulp():
+    from benchmark.specs import SPECS
+    from benchmark.weights import initial_weights, nudged_by_one_ulp
+
+    weights = initial_weights(SPECS["dcgan"], seed=3)
+    nudged, key = nudged_by_one_ulp(weights)
+    assert key.startswith("generator/") and key.endswith("/kernel")
+    for name, value in weights.items():
+        differs = nudged[name] != value
+        assert differs.sum() == (1 if name == key else 0), name
+    before, after = weights[key].flat[0], nudged[key].flat[0]
+    assert after > before and np.nextafter(before, np.float32(np.inf)) == after
