@@ -4,8 +4,9 @@
 
 The yardstick's ends: real test digits against the real training reference
 (what a perfect generator would score), uniform noise (what a useless one
-scores), and real digits under growing noise and blur (the metric must get
-worse monotonically). Also times evaluate() on 10k samples, reference cached.
+scores), and a degradation ladder between them: fewer samples (FID's bias in
+N), one digit dropped, real digits under growing noise and blur (the metric
+must get worse monotonically). docs/metrics.md turns it into the report's bands. Also times evaluate() on 10k samples, reference cached.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     show("real test (10k) vs train", real)
     print(f"{'':<30}label_accuracy {real['label_accuracy']:.4f}")
+    show("real test, first 5k", evaluate(test_images[:5000], reference=reference))  # FID's bias in N
+    kept = test_labels != 0  # mode dropping: every 0 gone, the rest perfect
+    show(f"test without the 0s ({kept.sum()})", evaluate(test_images[kept], reference=reference))
     show("uniform noise (10k)", evaluate(uniform_noise(len(test_images)), reference=reference))
     for sigma in (0.1, 0.25, 0.5, 1.0):
         show(f"test + Gaussian noise {sigma}", evaluate(gaussian_noise(test_images, sigma), reference=reference))

@@ -256,13 +256,25 @@ def quality_of(run: Run) -> dict[str, float] | None:
     return scores if isinstance(scores, dict) and finite(scores.get("fid")) is not None else None
 
 
+# What an FID means, from the degradation ladder of real test digits measured
+# with our evaluator (docs/metrics.md, "What the numbers mean"): at or below
+# 14, no worse than real digits under N(0, 0.1) pixel noise; at or below 400,
+# no worse than digits blurred by 1 px (still read right: classifier score 9,
+# all 10 classes); above that, not converged.
+FID_BANDS = ((14.0, "well trained"), (400.0, "recognisable"))
+
+
+def fid_band(fid: float) -> str:
+    return next((band for limit, band in FID_BANDS if fid <= limit), "not converged")
+
+
 def quality_table(runs: Sequence[Run]) -> str | None:
     """One row per scored run; None when no run was scored."""
     scored = [(run, q) for run in runs if (q := quality_of(run))]
     if not scored:
         return None
     columns = [c for c in QUALITY_COLUMNS if any(finite(q.get(c[0])) is not None for _, q in scored)]
-    headers = ["Framework", "Mode", "Samples", *(header for _, header, _ in columns)]
+    headers = ["Framework", "Mode", "Samples", *(header for _, header, _ in columns), "Band"]
     rows = []
     for run, q in scored:
         cells = [run.framework + str(run.config.get("tag") or ""), run.mode_label,
@@ -273,8 +285,11 @@ def quality_table(runs: Sequence[Run]) -> str | None:
             if key == "kid_mean" and finite(q.get("kid_std")) is not None:
                 cell += f" ± {q['kid_std']:.4f}"
             cells.append(cell)
-        rows.append(cells)
-    return markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
+        rows.append([*cells, fid_band(q["fid"])])
+    return (markdown_table(headers, rows, "ll" + "r" * (len(headers) - 3) + "l") + "\n\n"
+            f"*Band* (by FID, from real digits degraded step by step; docs/metrics.md): well trained "
+            f"≤ {FID_BANDS[0][0]:.0f} (real digits with light pixel noise), recognisable ≤ "
+            f"{FID_BANDS[1][0]:.0f} (real digits blurred by 1 px), else not converged.")
 
 
 # Below this recall a generator's samples reach almost no real digit: in the

@@ -44,3 +44,16 @@ def test_one_run_that_reaches_real_digits_lifts_the_flag():
     assert "not learned" not in quality_verdict(runs)[1]
     assert unlearned_note(runs) is None
     assert unlearned_note([]) is None
+
+
+def test_each_scored_run_gets_the_band_its_fid_falls_in():
+    from benchmark.report.tables import FID_BANDS, fid_band
+
+    (well, _), (recognisable, _) = FID_BANDS
+    assert fid_band(1.7) == fid_band(well) == "well trained"
+    assert fid_band(well + 0.01) == fid_band(recognisable) == "recognisable"
+    assert fid_band(recognisable + 0.01) == fid_band(1183.0) == "not converged"
+    table = quality_table([run("torch", 390.0, 0.15, 0.01), run("tf", 5.0, 0.01, 0.001)])
+    rows = [line for line in table.splitlines() if line.startswith("| torch") or line.startswith("| tf")]
+    assert rows[0].endswith("| recognisable |") and rows[1].endswith("| well trained |")
+    assert "*Band*" in table
