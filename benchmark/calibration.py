@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,8 @@ import numpy as np
 
 from benchmark import io
 from benchmark.config import DEFAULT_MODES, MODES, RunConfig
-from benchmark.environment import REPO_ROOT, cpu_features, cpu_model, gpu_description, package_versions
+from benchmark.environment import (REPO_ROOT, cpu_features, cpu_model, gpu_description, package_versions,
+                                   usable_cores)
 
 AUTO = "auto"
 ROUNDS = 3  # interleaved rounds: a slow drift of the machine hits every mode alike
@@ -76,7 +76,7 @@ def targets_of(configs: list[RunConfig]) -> list[Target]:
 def machine() -> dict:
     """What decides which mode is fastest: CPU, its speed-relevant features,
     cores available to us, GPU, Python and package versions."""
-    return {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": len(os.sched_getaffinity(0)),
+    return {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": usable_cores(),
             "gpu": gpu_description(), "python": sys.version.split()[0], "packages": package_versions()}
 
 
@@ -84,8 +84,7 @@ def cache_path(facts: dict | None = None) -> Path:
     """$XDG_CACHE_HOME/ganbench/calibration/<hash of machine()>.json"""
     facts = machine() if facts is None else facts
     digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **facts}, sort_keys=True).encode()).hexdigest()
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ganbench" / "calibration" / f"{digest[:16]}.json"
+    return io.user_cache("calibration") / f"{digest[:16]}.json"
 
 
 def fastest(modes: dict[str, dict]) -> str | None:
@@ -105,7 +104,8 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
              "chosen": mode, "fallback": why the reference choice was taken, or None}]}
     """
     started = time.perf_counter()
-    path = cache_path()
+    facts = machine()
+    path = cache_path(facts)
     cached = {} if recalibrate else _read_cache(path)
     todo = [t for t in targets if t.key not in cached]
     measured: dict[str, dict] = {}
@@ -117,7 +117,7 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
         measured.update(_measure_in_process(framework, group, data_dir))
     timed = {key: value for key, value in measured.items() if fastest(value["modes"])}  # failures are not kept
     if timed:
-        _write_cache(path, {**_read_cache(path), **timed})
+        _write_cache(path, facts, {**_read_cache(path), **timed})
     entries = []
     for target in targets:
         entry = measured.get(target.key) or cached[target.key]
@@ -173,9 +173,9 @@ def _read_cache(path: Path) -> dict:
     return stored.get("entries", {}) if stored.get("version") == CACHE_VERSION else {}
 
 
-def _write_cache(path: Path, entries: dict) -> None:
+def _write_cache(path: Path, facts: dict, entries: dict) -> None:
     try:
-        io.write_json(path, {"version": CACHE_VERSION, "machine": machine(), "entries": entries})
+        io.write_json(path, {"version": CACHE_VERSION, "machine": facts, "entries": entries})
     except OSError as error:  # a read-only home only costs the next suite a calibration
         print(f"warning: calibration not cached ({path}: {error.strerror})", file=sys.stderr)
 

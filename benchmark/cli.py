@@ -391,7 +391,9 @@ def check_threads(threads: int) -> None:
     may use (a legitimate experiment, but its timings measure contention)."""
     if threads > MAX_THREADS:
         raise UsageError(f"--threads {threads}: at most {MAX_THREADS}; 0 uses every core")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from benchmark.environment import usable_cores
+
+    cores = usable_cores()
     if threads > cores:
         print(f"warning: --threads {threads} is more than the {cores} core(s) this process may use. Each "
               "framework's thread pool then has more threads than cores: they queue for the CPU "
@@ -401,11 +403,11 @@ def check_threads(threads: int) -> None:
               file=sys.stderr)
 
 
-# A run folder is OUT/RUN_ID/runs/<model>-<framework>-<mode>[-<precision>]<tag>:
+# A run folder is OUT/RUN_ID/runs/<model>-<framework>-<mode>[-<precision>]<tag>[-ulp]:
 # each part must be a plain token, so that no plan, --resume's suite.json
 # included, names a folder outside OUT/RUN_ID.
 NAME_PART = re.compile(r"[A-Za-z0-9_]+")
-NAME_TAG = re.compile(r"(-[a-z]+[0-9]+)*")  # -b<batch size>, -r<repeat>
+NAME_TAG = re.compile(r"(-[a-z]+[0-9]+)*")  # -b<batch size>, -s<seed>, -r<repeat>
 
 
 def check_names(configs: list[RunConfig]) -> None:
@@ -420,7 +422,7 @@ def check_names(configs: list[RunConfig]) -> None:
             bad.append(f"tag {config.tag!r}")
         if bad:
             raise UsageError(f"run {config.name!r}: {', '.join(bad)} would name a folder outside the "
-                             "run folder (letters, digits and '_' only; tags -b<N>, -r<N>); was "
+                             "run folder (letters, digits and '_' only; tags -b<N>, -s<N>, -r<N>); was "
                              "suite.json edited by hand?")
 
 

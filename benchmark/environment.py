@@ -51,33 +51,38 @@ def cpu_features() -> list[str]:
     return found
 
 
-def gpu_compute_capability() -> str | None:
-    """The first GPU's CUDA compute capability ("9.0" on an H100/H200), or None."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.splitlines()[0].strip() if out else None
-
-
-def gpu_description() -> str | None:
-    """`nvidia-smi`'s name and driver of the first GPU, or None without one."""
+def first_gpu(*fields: str) -> list[str] | None:
+    """`nvidia-smi --query-gpu` of the first GPU, one string per field
+    (e.g. name, driver_version, compute_cap), or None without one."""
     if shutil.which("nvidia-smi") is None:
         return None
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            ["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     if not out:
         return None
-    name, _, driver = out.splitlines()[0].partition(",")
-    return f"{name.strip()} (driver {driver.strip()})"
+    return [value.strip() for value in out.splitlines()[0].split(",")]
+
+
+def gpu_compute_capability() -> str | None:
+    """The first GPU's CUDA compute capability ("9.0" on an H100/H200), or None."""
+    found = first_gpu("compute_cap")
+    return found[0] if found else None
+
+
+def gpu_description() -> str | None:
+    """`nvidia-smi`'s name and driver of the first GPU, or None without one."""
+    found = first_gpu("name", "driver_version")
+    return f"{found[0]} (driver {found[1]})" if found else None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else every core."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def package_versions() -> dict[str, str]:

@@ -57,6 +57,13 @@ def disk_error_at(path: Path, error: BaseException) -> OSError | None:
     return None
 
 
+def user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/ganbench/<name>`` (``~/.cache/ganbench/<name>`` by
+    default): where downloads, reference statistics and calibrations are kept."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "ganbench" / name
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.io import user_cache
+
 __all__ = [
     "SHA256",
     "MIRRORS",
@@ -82,8 +84,7 @@ class MNISTNotFoundError(MNISTError):
 
 def user_cache_dir() -> Path:
     """The per-user download cache, ``$XDG_CACHE_HOME/ganbench/mnist``."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ganbench" / "mnist"
+    return user_cache("mnist")
 
 
 def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmark.data import load_mnist
 from benchmark.data.mnist import SHA256
-from benchmark.io import write_npz
+from benchmark.io import user_cache, write_npz
 from benchmark.metrics import classifier as classifier_lib
 from benchmark.metrics.distances import gaussian_stats, knn_radii
 
@@ -59,8 +59,7 @@ class ReferenceStats:
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/ganbench/metrics`` (``~/.cache/ganbench/metrics`` by default)."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "ganbench" / "metrics"
+    return user_cache("metrics")
 
 
 def reference_key(classifier: classifier_lib.Classifier, k: int = DEFAULT_K) -> str:

@@ -19,6 +19,7 @@ from typing import Sequence
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.io import write_bytes, write_text
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
+from benchmark.report.seeds import PairedVerdict
 from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
@@ -100,11 +101,12 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
 
 
 def report_markdown(suite: Suite, figures: FigureLinks) -> str:
+    verdicts = suite_verdicts(suite)  # with --seeds: for the summary and each model's section
     sections = [
         header_section(suite),
-        summary_section(suite),
+        summary_section(suite, verdicts),
         calibration_section(suite),
-        *(model_section(suite, model, figures.get(model, [])) for model in suite.models),
+        *(model_section(suite, model, figures.get(model, []), verdicts.get(model)) for model in suite.models),
         failed_section(suite.runs),
         environment_section(suite),
         method_note(suite),
@@ -133,12 +135,12 @@ def _format_date(created_utc: object) -> str:
         return created_utc
 
 
-def summary_section(suite: Suite) -> str:
+def summary_section(suite: Suite, verdicts: dict[str, PairedVerdict]) -> str:
     if not suite.models:
         return "## Summary\n\nNo runs were recorded."
     # The table first: it answers the reader's question; the definitions follow.
     modes = modes_sentence(suite)
-    paired = {model: summary_cells(v) for model, v in suite_verdicts(suite).items()}
+    paired = {model: summary_cells(v) for model, v in verdicts.items()}
     seeds_note = ("*With --seeds*, the quality columns give the paired verdict over seeds (see each "
                   "model's \"Sample quality across seeds\"). " if paired else "")
     return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" + (modes + " " if modes else "") +
@@ -171,7 +173,7 @@ def calibration_section(suite: Suite) -> str:
             "same CPU, package versions and configuration; `--recalibrate` measures again.")
 
 
-def model_section(suite: Suite, model: str, figures: list[str]) -> str:
+def model_section(suite: Suite, model: str, figures: list[str], verdict: PairedVerdict | None = None) -> str:
     runs = suite.runs_of(model)
     parts = [f"## {model_title(model)}", "### Speed", model_table(runs, matmul_peaks(suite))]
     mixed = precision_note(runs)
@@ -183,7 +185,6 @@ def model_section(suite: Suite, model: str, figures: list[str]) -> str:
         note = unlearned_note(runs)
         if note:
             parts.append(note)
-    verdict = suite_verdicts(suite).get(model)
     if verdict is not None:
         parts.append(seeds_section(verdict))
     control = rounding_control(runs)

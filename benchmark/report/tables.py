@@ -211,13 +211,12 @@ def precision_note(runs: Sequence[Run]) -> str | None:
     """Mixed precision against fp32, for each framework and mode that ran both
     at one batch size: "torch eager bf16 2.18x its fp32 images/s; tf xla bf16
     0.93x (slower than fp32)". Most CPUs have no fast low-precision arithmetic."""
+    by_group = {c.runs[0].group: c for c in contenders(runs)}
     found = []
-    for contender in contenders(runs):
-        model, framework, mode, batch, precision = contender.runs[0].group
+    for (model, framework, mode, batch, precision), contender in by_group.items():
         if precision == "fp32":
             continue
-        base = next((c for c in contenders(runs) if c.runs[0].group == (model, framework, mode, batch, "fp32")),
-                    None)
+        base = by_group.get((model, framework, mode, batch, "fp32"))
         if base is not None:
             ratio = contender.rate / base.rate
             found.append(f"{framework} {mode} {precision} {ratio:.2f}x its fp32 images/s"
