@@ -206,14 +206,15 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             t0 = time.perf_counter()
             losses = runner.train_step(inputs)
             t1 = time.perf_counter()
-            history.append(epoch, losses, t1 - t0, wall_offset + t1 - started - paused, warmup_left > 0)
+            step_s = runner.step_seconds(t1 - t0)  # data-parallel: the slowest replica's
+            history.append(epoch, losses, step_s, wall_offset + t1 - started - paused, warmup_left > 0)
             warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history) - 1}: {losses}"
                 progress.message(f"diverged: {reason}")
                 return outcome("diverged", reason)
             progress.step(len(history) - 1, epoch, config.epochs, step, len(plan), losses,
-                          config.batch_size * spec.n_critic / (t1 - t0))
+                          config.batch_size * spec.n_critic / step_s)
             if on_frame is not None and len(history) % every == 0:
                 on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
                 paused += time.perf_counter() - t1
