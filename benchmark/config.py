@@ -24,6 +24,11 @@ DEFAULT_MODES = {
     "cpu": {"torch": "eager", "tf": "xla"},
     "cuda": {"torch": "eager", "tf": "xla"},
 }
+# --devices N > 1: the modes each framework's data-parallel runner has (tf: one
+# tf.function around the strategy's step, no XLA; tf_impl/distributed.py) and
+# the one `--modes auto` takes there (the calibration times single devices).
+DATA_PARALLEL_MODES = {"torch": ("eager", "compile"), "tf": ("function",)}
+DATA_PARALLEL_DEFAULT_MODES = {"torch": "eager", "tf": "function"}
 
 
 @dataclass(frozen=True)

@@ -127,24 +127,24 @@ _ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+
 
 
 def failure_reason(run_dir: Path, stderr_text: str, devices: int) -> str | None:
-    """Why a data-parallel run failed, naming the rank: the first rank's own
-    failure note, else torchrun's root cause (a rank killed by a signal
-    writes nothing); None when neither says."""
+    """Why a data-parallel run failed, naming the rank: a rank killed by a
+    signal (torchrun's root cause; such a rank writes nothing), else the first
+    rank's own failure note, else torchrun's root cause; None when none says."""
+    found = _ROOT_CAUSE.search(stderr_text)
+    cause = None
+    if found is not None:
+        rank, code = int(found.group(1)), int(found.group(2))
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            return f"rank {rank} of {devices} was killed by signal {name}; torchrun stopped the other ranks"
+        cause = f"rank {rank} of {devices} exited with code {code}; torchrun stopped the other ranks"
     notes = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")))
     if notes:
         from benchmark import io
 
         note = io.read_json(notes[0])
         return f"rank {note['rank']} of {devices} failed: {note['reason']}"
-    found = _ROOT_CAUSE.search(stderr_text)
-    if found is None:
-        return None
-    rank, code = int(found.group(1)), int(found.group(2))
-    if code < 0:
-        try:
-            how = f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            how = f"killed by signal {-code}"
-    else:
-        how = f"exited with code {code}"
-    return f"rank {rank} of {devices} {how}; torchrun stopped the other ranks"
+    return cause
