@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"),
                         help="write --out/compare-<A>-vs-<B>.md: the speed and loss differences of "
                              "two result folders (two machines, two versions); trains nothing")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="write the run folder (suite.json, each run's config.json) and print the "
+                             "command that trains each run, then stop: for data-parallel runs over "
+                             "several nodes, started on every node by torchrun or with TF_CONFIG "
+                             "(README, data-parallel training); --report-only DIR renders them after")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser
@@ -249,7 +254,7 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
 
     nudges = (False, True) if args.rounding_control else (False,)
     device_counts = list(dict.fromkeys(args.devices))
-    check_devices(device_counts, batch_sizes, precisions, device)
+    check_devices(device_counts, batch_sizes, precisions, device, local=not args.plan_only)
 
     def modes_for(framework: str, devices: int) -> list[str]:
         if devices == 1:
@@ -282,7 +287,7 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
 
 
 def check_devices(device_counts: list[int], batch_sizes: list[int], precisions: list[str],
-                  device: str) -> None:
+                  device: str, local: bool = True) -> None:
     """--devices: every batch splits into equal slices, fp32 only, and on a
     GPU machine no more replicas than GPUs."""
     from benchmark.distributed import UsageError as BadSplit, check_batch
@@ -299,7 +304,7 @@ def check_devices(device_counts: list[int], batch_sizes: list[int], precisions: 
         raise UsageError(f"--devices {' '.join(map(str, device_counts))} with --precision "
                          f"{' '.join(precisions)}: data-parallel runs are fp32 here (mixed precision "
                          "under DDP and tf.distribute is not tested); use --precision fp32")
-    if device == "cuda":
+    if device == "cuda" and local:  # --plan-only: the replicas may span nodes
         from benchmark.environment import gpu_count
 
         gpus = gpu_count()
@@ -574,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
             options = SuiteOptions(command, suite_settings(args, configs, calibration), args.run_timeout,
                                    calibration)
             write_plan(out_dir, configs, options)
+        if args.plan_only:
+            return plan_only(out_dir, configs)
     except UsageError as error:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
 
@@ -593,6 +600,21 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{r['config']['model']}-{r['framework']} ({r['status']})" for r in failed),
               file=sys.stderr)
         return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def plan_only(out_dir: Path, configs: list[RunConfig]) -> int:
+    """--plan-only: each run's folder and config.json, and how to train it."""
+    from benchmark import io
+    from benchmark.distributed import worker_command
+
+    for config in configs:
+        run_dir = out_dir / "runs" / config.name
+        io.write_json(run_dir / "config.json", config.to_dict())
+        print(f"{config.name}: {shlex.join(worker_command(config.framework, config.devices, run_dir))}")
+    print(f"planned {len(configs)} run(s) in {out_dir}; train each with its command (across nodes: "
+          "README, data-parallel training), then: python run_benchmark.py --report-only "
+          f"{out_dir}")
     return EXIT_OK
 
 
