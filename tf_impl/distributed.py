@@ -45,9 +45,12 @@ def make_strategy(options: RunnerOptions) -> tf.distribute.Strategy:
     before TensorFlow initialises: on a CPU it splits the CPU into that many
     logical devices (which share one thread pool, so their timings say
     nothing about scaling)."""
+    n = options.devices
+    # --threads is left to TensorFlow's defaults here: the strategy starts
+    # TensorFlow before TFRunner could size its pools, and replicas wait for one
+    # another inside a step, each holding a pool thread.
     if tf_config_workers() > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
-    n = options.devices
     if options.device == "cuda":
         gpus = tf.config.list_physical_devices("GPU")
         if len(gpus) < n:
@@ -87,6 +90,9 @@ class MirroredTFRunner(TFRunner):
                              "does not compile cross-replica all-reduce reliably")
         self.strategy = make_strategy(options)
         self.replicas = self.strategy.num_replicas_in_sync
+        if self.replicas != options.devices:
+            raise ValueError(f"--devices {options.devices}, but the strategy has {self.replicas} replicas "
+                             "(MultiWorkerMirroredStrategy: every host's GPUs, or one CPU per host)")
         super().__init__(spec, options)
         self._step = tf.function(self._distributed_step, reduce_retracing=True)
 

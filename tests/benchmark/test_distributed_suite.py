@@ -86,3 +86,17 @@ def test_a_killed_rank_fails_the_run_and_resume_finishes_it(tmp_path, mnist_data
     curve = losses(tmp_path / "whole" / "runs" / "dcgan-torch-eager-d2")
     assert len(curve) == 4 * 10
     assert losses(run_dir) == curve  # bit for bit
+
+
+def test_plan_only_writes_each_runs_config_and_command(tmp_path, mnist_data_dir):
+    """Across nodes: the folder and the commands each node runs; nothing trains."""
+    done = cli("--frameworks", "torch", "tf", "--models", "wgan_gp", "--profile", "smoke", "--devices", "4",
+               "--data-dir", mnist_data_dir, "--out", str(tmp_path), "--run-id", "plan", "--plan-only")
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = tmp_path / "plan" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["wgan_gp-tf-function-d4", "wgan_gp-torch-eager-d4"]
+    config = json.loads((runs / "wgan_gp-torch-eager-d4" / "config.json").read_text())
+    assert config["devices"] == 4 and config["batch_size"] == 32
+    assert ("-m torch.distributed.run --standalone --nproc_per_node=4 --monitor-interval=1 -m benchmark.worker "
+            f"{runs / 'wgan_gp-torch-eager-d4'}") in done.stdout
+    assert not list(runs.glob("*/result.json"))

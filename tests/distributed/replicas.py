@@ -60,6 +60,25 @@ def spread(states: list[dict[str, np.ndarray]]) -> float:
                 for key in states[0]), default=0.0)
 
 
+def partly_frozen_critic(runner) -> str:
+    """DDP's error when G's update freezes only part of D (the trap the runner
+    avoids by freezing all of D): the rest of D's reducer hooks fire, its
+    reduction never finishes, and D's next forward refuses to start. Returns
+    the error's message, "" if none came."""
+    import torch
+
+    first = next(runner.discriminator.parameters())
+    first.requires_grad_(False)
+    noise = torch.zeros(8, runner.spec.latent_dim, dtype=torch.float64)
+    runner._d(runner._g(noise)).mean().backward()  # G's update's backward, D partly frozen
+    first.requires_grad_(True)
+    try:
+        runner._d(runner.images[:8])
+    except RuntimeError as error:
+        return str(error)
+    return ""
+
+
 def run(framework: str, replicas: int) -> tuple[dict[str, np.ndarray], bool]:
     """Trains every case; returns the arrays to save and whether this process writes them."""
     from benchmark.registry import create_runner
@@ -78,6 +97,8 @@ def run(framework: str, replicas: int) -> tuple[dict[str, np.ndarray], bool]:
         if replicas > 1:
             out[f"{case}/spread"] = np.array(spread(runner.replica_states()))
             writes = getattr(runner, "rank", 0) == 0
+    if framework == "torch" and replicas > 1:
+        out["partly-frozen/error"] = np.array(partly_frozen_critic(runner))  # the last case's runner
     return out, writes
 
 

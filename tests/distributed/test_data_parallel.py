@@ -116,3 +116,11 @@ def test_every_replica_holds_the_same_state(runs, framework):
     clipped WGAN weights included; they started identical (rank 0's broadcast)."""
     spreads = {case: float(runs[f"{framework}2"][f"{case}/spread"]) for case in R.CASES}
     assert all(s == 0.0 for s in spreads.values()), spreads
+
+
+def test_freezing_part_of_d_would_break_ddp(runs):
+    """The runner freezes all of D during G's update, and every step above ran
+    G's update between D's; freezing a subset instead leaves D's reducer
+    waiting, which DDP refuses at D's next forward."""
+    assert "Expected to have finished reduction" in str(runs["torch2"]["partly-frozen/error"])
+
