@@ -147,7 +147,8 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
             weights, _ = nudged_by_one_ulp(weights)
         runner.import_weights(weights)
     build_s = time.perf_counter() - built
-    matmul_peak = runner.matmul_gflops()  # before training: the yardstick of this run's share of peak
+    # before training: the yardstick of this run's share of peak (rank 0 reports it)
+    matmul_peak = runner.matmul_gflops() if process.writes else None
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
                      f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
