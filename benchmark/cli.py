@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
-from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, PRECISIONS, PROFILES, RunConfig
+from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -71,8 +71,9 @@ def folder_name(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     profiles = "; ".join(
-        f"{p.name}: {p.description} ({p.epochs} epoch(s), batch {p.batch_size}, "
-        f"{p.train_size or 60000} images)" for p in PROFILES.values())
+        f"{p.name}: {p.description} ("
+        + ("epochs per model" if p.generator_updates else f"{p.epochs} epoch(s)")
+        + f", batch {p.batch_size}, {p.train_size or MNIST_TRAIN_IMAGES} images)" for p in PROFILES.values())
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py",
         description="Train the same GANs in PyTorch and TensorFlow on MNIST and write a "
@@ -235,7 +236,9 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
     nudges = (False, True) if args.rounding_control else (False,)
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
-                  epochs=args.epochs or profile.epochs, batch_size=b,
+                  epochs=args.epochs or profile.epochs_for(m, SPECS[m].n_critic, b,
+                                                           args.train_size or profile.train_size),
+                  batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=s, threads=args.threads,
                   quality_samples=(profile.quality_samples if args.quality_samples is None

@@ -8,8 +8,9 @@ there. Profiles give the sizes; flags override single fields.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 FRAMEWORKS = ("torch", "tf")
 # fp32, or mixed precision on float32 parameters (benchmark.runner.RunnerOptions.precision)
@@ -26,9 +27,23 @@ DEFAULT_MODES = {
 }
 
 
+MNIST_TRAIN_IMAGES = 60_000
+
+# The converge profile's budget per model, in generator updates (docs/metrics.md,
+# "Budgets"). The one-critic models get the point where the DCGAN pilot's FID
+# flattens on a CPU; the 5-critic WGANs get as many generator updates (five
+# times the critic updates), far below their references (WGAN 37k, WGAN-GP
+# 200k generator updates), which a CPU cannot afford: they are not converged.
+CONVERGE_GENERATOR_UPDATES = 4_680
+CONVERGE_BUDGETS = {model: CONVERGE_GENERATOR_UPDATES for model in (
+    "vanilla", "lsgan", "dcgan", "cgan", "sn_dcgan", "sagan", "wgan", "wgan_gp")}
+
+
 @dataclass(frozen=True)
 class Profile:
-    """Sizes for a kind of run. `train_size` None means the whole train split."""
+    """Sizes for a kind of run. `train_size` None means the whole train split.
+    `generator_updates` (model -> updates), where given, sets each model's
+    epochs instead of `epochs` (`epochs_for`)."""
 
     name: str
     description: str
@@ -39,6 +54,16 @@ class Profile:
     quality_samples: int = 10_000  # generated images scored at each probe (0: none)
     quality_probes: int = 1  # times a run is scored, evenly spaced in steps, the last at its end
     calibrate: bool = True  # --modes auto measures the fastest modes; smoke, which times nothing, does not
+    generator_updates: Mapping[str, int] | None = None
+
+    def epochs_for(self, model: str, n_critic: int, batch_size: int, train_size: int | None) -> int:
+        """The profile's epochs, or the fewest whole epochs that give `model`
+        its budget of generator updates (a 5-critic model takes 5 batches per update)."""
+        if not self.generator_updates:
+            return self.epochs
+        steps_per_epoch = max(1, min(train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
+                              // (batch_size * n_critic))
+        return max(1, math.ceil(self.generator_updates[model] / steps_per_epoch))
 
 
 PROFILES: dict[str, Profile] = {
@@ -50,6 +75,9 @@ PROFILES: dict[str, Profile] = {
                 batch_size=128, train_size=None, quality_probes=4),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
                 batch_size=128, train_size=None, quality_probes=25),
+        Profile("converge", f"{CONVERGE_GENERATOR_UPDATES:,} generator updates per model, where "
+                "DCGAN's FID flattens (docs/metrics.md, Budgets)", epochs=10, batch_size=128,
+                train_size=None, quality_probes=10, generator_updates=CONVERGE_BUDGETS),
     )
 }
 

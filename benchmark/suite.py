@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark import io
-from benchmark.config import RunConfig
+from benchmark.config import MNIST_TRAIN_IMAGES, RunConfig
 from benchmark.environment import REPO_ROOT, describe
 
 RESULTS_SCHEMA_VERSION = 1
@@ -220,7 +220,6 @@ TENSORBOARD_STEP_BYTES = 150
 REPORT_BYTES_PER_MODEL = 512 * 1024  # report.md, runs.csv and a model's figures (~220 KB in smoke)
 OPTIMIZER_SLOTS = {"adam": 2, "rmsprop": 1}  # float32 state arrays per trainable parameter
 FRAMES_KEPT = 13  # sample grids in frames.npz (12 and the last); the report's GIF is about as big
-MNIST_TRAIN_IMAGES = 60_000
 
 
 def run_bytes(config: RunConfig) -> tuple[int, int, int]:

@@ -2,7 +2,8 @@
 `python -m benchmark.worker RUN_DIR`.
 
 Reads RUN_DIR/config.json, trains, and writes into RUN_DIR: result.json,
-history.csv, samples.npy, progress.json and checkpoint/. If RUN_DIR holds a
+history.csv, samples.npy, frames.npz, trace.npz (benchmark.divergence),
+progress.json and checkpoint/. If RUN_DIR holds a
 checkpoint from an interrupted attempt, training continues from it. The suite
 starts one worker per run because frameworks keep global state (threads,
 compiled graphs, allocators) that would leak from one run into the next.
@@ -30,6 +31,7 @@ import numpy as np
 from benchmark import io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
+from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
 from benchmark.progress import Progress
@@ -145,20 +147,25 @@ def run(run_dir: Path) -> dict:
                      f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
     frames = Frames.load(run_dir / FRAMES, before_step=len(resume.history) if resume else 0)
+    saved_trace = Trace.load(run_dir / TRACE_FILE, up_to_step=len(resume.history)) if resume else None
+    tracer = Tracer.for_run(spec, config.quality_samples, Seeds.from_seed(config.seed).quality, saved_trace)
 
     def checkpoint(state: TrainState) -> None:
         save_checkpoint(run_dir, runner, state)
         frames.save(run_dir / FRAMES)
+        tracer.trace.save(run_dir / TRACE_FILE)
 
     quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir)
                if config.quality_samples else None)
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume, on_frame=frames.add, quality=quality)
+                        checkpoint=checkpoint, resume=resume, on_frame=frames.add, quality=quality,
+                        trace=tracer)
     finally:
         progress.close()
     frames.add(len(outcome.history) - 1, outcome.samples)
     frames.save(run_dir / FRAMES)
+    tracer.trace.save(run_dir / TRACE_FILE)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)
 
@@ -194,7 +201,7 @@ def run(run_dir: Path) -> dict:
             "g_loss": sum(history.g_loss[-tail:]) / tail if len(history) else None,
         },
         "files": {"history": "history.csv", "samples": "samples.npy", "frames": FRAMES,
-                  "checkpoint": CHECKPOINT},
+                  "trace": TRACE_FILE, "checkpoint": CHECKPOINT},
     }
 
 

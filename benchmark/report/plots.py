@@ -180,6 +180,37 @@ def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float,
     return figure
 
 
+def divergence_figure(title: str, pairs: Sequence[tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None]]) -> Figure:
+    """Two twins parting: the generators' relative weight distance and the
+    share of samples read as the same digit, against the step (log axes: the
+    trace is log-spaced). `pairs` holds (pair label, seed, steps, G distance,
+    same-digit share or None); one colour per label, one line per seed."""
+    colors = palette([label for label, *_ in pairs])
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(11, 3.8), layout="constrained")
+        axes = figure.subplots(1, 2)
+        labelled: set[str] = set()
+        for label, _, steps, distance, same in pairs:
+            after = steps > 0  # step 0: distance 0, off a log axis
+            legend = None if label in labelled else label
+            labelled.add(label)
+            positive = after & (distance > 0)
+            axes[0].plot(steps[positive], distance[positive], color=colors[label], alpha=0.7, label=legend)
+            if same is not None:
+                axes[1].plot(steps[after], 100 * same[after], color=colors[label], alpha=0.7, label=legend)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("G weights apart, relative")
+        axes[1].set_ylabel("samples read as the same digit (%)")
+        axes[1].set_ylim(0, 101)
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("training step")
+            ax.grid(alpha=0.3)
+        axes[0].legend()
+        figure.suptitle(f"{title}: when the twins part")
+    return figure
+
+
 GIF_GRAY_LEVELS = 16  # 0, 17, ..., 255
 
 

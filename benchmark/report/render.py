@@ -18,9 +18,10 @@ from typing import Sequence
 
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.io import write_bytes, write_text
+from benchmark.report.divergence import divergence_section, twin_pairs
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.seeds import PairedVerdict
-from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
+from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
@@ -76,6 +77,12 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/quality_{_slug(model)}.png"
             save_png(quality_figure(title, scored, colors), run_dir / path)
             links[model].append(f"![{title} quality against training time]({path})")
+        pairs = twin_pairs(runs)
+        if pairs:
+            path = f"figures/divergence_{_slug(model)}.png"
+            save_png(divergence_figure(title, [(p.label, p.seed, p.divergence.steps, p.divergence.distance["generator"],
+                                                p.divergence.same_digit) for p in pairs]), run_dir / path)
+            links[model].append(f"![{title}: when the twins part]({path})")
         animations = []
         # One GIF (~1.5 MB) per configuration: sweeps, repeats, seeds and the
         # rounding control would add one per run.
@@ -190,6 +197,9 @@ def model_section(suite: Suite, model: str, figures: list[str], verdict: PairedV
     control = rounding_control(runs)
     if control is not None:
         parts.append(control)
+    divergence = divergence_section(twin_pairs(runs))
+    if divergence is not None:
+        parts.append(divergence)
     parts += figures
     return "\n\n".join(parts)
 

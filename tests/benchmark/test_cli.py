@@ -2,6 +2,7 @@
 writes nothing; a real (tiny) benchmark of both frameworks writes a report."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -182,6 +183,22 @@ def test_precisions_plan_one_named_run_each():
     assert {c.precision for c in plan_runs(build_parser().parse_args([]), "cpu")} == {"fp32"}
 
 
+def test_the_converge_profile_gives_every_model_the_same_generator_updates():
+    from benchmark.cli import build_parser, plan_runs
+    from benchmark.config import CONVERGE_GENERATOR_UPDATES
+
+    def epochs(*flags: str) -> dict[str, int]:
+        args = build_parser().parse_args(["--profile", "converge", "--models", "dcgan", "wgan", *flags])
+        return {c.model: c.epochs for c in plan_runs(args, "cpu")}
+
+    # 60,000 images at batch 128: 468 generator updates an epoch with one critic, 93 with five.
+    assert epochs() == {"dcgan": math.ceil(CONVERGE_GENERATOR_UPDATES / 468),
+                        "wgan": math.ceil(CONVERGE_GENERATOR_UPDATES / 93)}
+    assert epochs("--train-size", "6400", "--batch-size", "64") == {
+        "dcgan": math.ceil(CONVERGE_GENERATOR_UPDATES / 100), "wgan": math.ceil(CONVERGE_GENERATOR_UPDATES / 20)}
+    assert epochs("--epochs", "2") == {"dcgan": 2, "wgan": 2}  # --epochs overrides the budget
+
+
 def test_auto_modes_are_planned_as_placeholders_that_the_calibration_resolves():
     from benchmark.calibration import apply
     from benchmark.cli import build_parser, plan_runs
@@ -252,5 +269,10 @@ def test_seeds_run_paired_and_the_report_compares_them_seed_by_seed(tmp_path, mn
     assert "- **Seed:** 0, 1" in report
     assert "### Rounding control" in report and "Mann-Whitney" in report
     assert "| eager +1 ulp |" in report
+    # Divergence: the frameworks' twins start identical at every seed and part through training.
+    assert "### When the twins part" in report
+    assert "the frameworks' twins are identical (distance 0) at every seed" in report
+    assert "| torch vs tf | 1 |" in report and "| tf vs its one-ulp twin | 0 |" in report
+    assert (run_dir / "figures" / "divergence_dcgan.png").stat().st_size > 0
     table = pd.read_csv(run_dir / "runs.csv")
     assert sorted(table["seed"]) == [0] * 4 + [1] * 4 and table["nudged"].sum() == 4
