@@ -160,8 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "queue for the cores, so steps get slower and vary more, and the "
                              f"timings measure that contention. Above {MAX_THREADS}: refused")
     parser.add_argument("--tensorboard", action="store_true",
-                        help="also write TensorBoard scalars (loss/d, loss/g, speed/images_per_s) "
-                             "to RUN_DIR/runs/<run>/tensorboard, the same names for both frameworks")
+                        help="also write a TensorBoard event file to RUN_DIR/runs/<run>/tensorboard: "
+                             "loss/d, loss/g and speed/images_per_s every step, quality/fid, quality/kid, "
+                             "quality/precision, quality/recall, quality/coverage, ... at every quality "
+                             "probe, the sample grid as the image 'samples'; the same tags for both frameworks")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
     parser.add_argument("--resume", type=Path, metavar="DIR",

@@ -105,7 +105,7 @@ class RunConfig:
     quality_probes: int = 1  # probes per run, evenly spaced in steps, the last after the final step
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
-    tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard
+    tensorboard: bool = False  # also write TensorBoard events under RUN_DIR/tensorboard (benchmark.tensorboard)
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
     precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")

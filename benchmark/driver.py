@@ -237,9 +237,7 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
                 found = quality(runner)
                 scores.append({"epoch": epoch + 1, "step": len(history) - 1, "train_s": history.wall_s[-1],
                                "eval_s": time.perf_counter() - scored, **found})
-                progress.message(f"epoch {epoch + 1} step {step + 1}/{len(plan)}: FID {found['fid']:.2f}, "
-                                 f"KID {found['kid_mean']:.4f}, precision {found['precision']:.3f}, "
-                                 f"recall {found['recall']:.3f}")
+                progress.quality(len(history) - 1, epoch, step, len(plan), found)
                 paused += time.perf_counter() - scored
         epoch_ended = time.perf_counter()
         epoch_seconds.append(epoch_ended - epoch_started - (paused - paused_before))  # training only

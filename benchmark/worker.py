@@ -3,8 +3,8 @@
 
 Reads RUN_DIR/config.json, trains, and writes into RUN_DIR: result.json,
 history.csv, samples.npy, frames.npz, trace.npz (benchmark.divergence),
-progress.json and checkpoint/. If RUN_DIR holds a
-checkpoint from an interrupted attempt, training continues from it. The suite
+progress.json, checkpoint/ and, with --tensorboard, tensorboard/. If RUN_DIR
+holds a checkpoint from an interrupted attempt, training continues from it. The suite
 starts one worker per run because frameworks keep global state (threads,
 compiled graphs, allocators) that would leak from one run into the next.
 
@@ -34,6 +34,7 @@ from benchmark.data import load_mnist, seeded_subset
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
+from benchmark.grid import grid_columns
 from benchmark.progress import Progress
 from benchmark.quality import QualityProbe
 from benchmark.registry import create_runner
@@ -63,11 +64,13 @@ class Frames:
             keep = saved["steps"] < before_step
             return cls(saved["steps"][keep].tolist(), list(saved["images"][keep]))
 
-    def add(self, step: int, samples: np.ndarray) -> None:
+    def add(self, step: int, samples: np.ndarray) -> bool:
+        """Keeps `samples` (floats in [-1, 1]) as uint8; False if `step` is already kept."""
         if self.steps and self.steps[-1] == step:
-            return
+            return False
         self.steps.append(step)
         self.images.append(np.round((np.clip(samples, -1, 1) + 1) * 127.5).astype(np.uint8))
+        return True
 
     def save(self, path: Path) -> None:
         if self.steps:
@@ -150,6 +153,12 @@ def run(run_dir: Path) -> dict:
     saved_trace = Trace.load(run_dir / TRACE_FILE, up_to_step=len(resume.history)) if resume else None
     tracer = Tracer.for_run(spec, config.quality_samples, Seeds.from_seed(config.seed).quality, saved_trace)
 
+    columns = grid_columns(config.model)  # tiled as in the report
+
+    def on_frame(step: int, samples: np.ndarray) -> None:
+        if frames.add(step, samples):
+            progress.frame(step, frames.images[-1], columns)
+
     def checkpoint(state: TrainState) -> None:
         save_checkpoint(run_dir, runner, state)
         frames.save(run_dir / FRAMES)
@@ -159,11 +168,11 @@ def run(run_dir: Path) -> dict:
                if config.quality_samples else None)
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume, on_frame=frames.add, quality=quality,
+                        checkpoint=checkpoint, resume=resume, on_frame=on_frame, quality=quality,
                         trace=tracer)
+        on_frame(len(outcome.history) - 1, outcome.samples)
     finally:
         progress.close()
-    frames.add(len(outcome.history) - 1, outcome.samples)
     frames.save(run_dir / FRAMES)
     tracer.trace.save(run_dir / TRACE_FILE)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())

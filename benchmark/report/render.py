@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
+from benchmark.grid import grid_columns
 from benchmark.io import write_bytes, write_text
 from benchmark.report.divergence import divergence_section, twin_pairs
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
@@ -25,7 +26,7 @@ from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolu
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
-                                     contenders, fmt_duration, grid_columns, matmul_peaks, model_table,
+                                     contenders, fmt_duration, matmul_peaks, model_table,
                                      model_title, modes_sentence, precision_note, primary_batch_size, quality_table,
                                      runs_csv, summary_table, unlearned_note)
 
