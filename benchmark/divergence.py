@@ -8,7 +8,7 @@ into different networks. Each run records, at steps 0, 1, 2, 4, 8, ... and at
 its last step (`trace_steps`):
 
 - a sketch of the generator's and of the discriminator's weights, from which
-  the distance between two runs' weights is read (`relative_distance`);
+  the distance between two runs' weights is read (`compare`);
 - the digit the MNIST classifier sees in each of up to `TRACE_SAMPLES` images
   generated from the first vectors of the fixed quality noise, from which the
   share of samples two runs turn into the same digit is read. A run that
