@@ -37,7 +37,7 @@ test: install
 # they start, and each set rounds differently. Uncapped, capped at AVX2, and on
 # an AVX-512 CPU capped at AVX-512 without its newer extensions (AMX, BF16);
 # fails if any fails. tests/parity only: it runs float32 and float64, while on
-# a bfloat16-capable CPU TensorFlow's bf16 matmul crashes under a lower oneDNN cap.
+# a bfloat16-capable CPU TensorFlow's bf16 matmul crashes under a cap below AVX-512 (tests/isa.py).
 ISA_SETS := native avx2 $(if $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes),avx512)
 ISA_CAPS_native :=
 ISA_CAPS_avx2 := ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2

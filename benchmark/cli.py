@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
 from benchmark.config import (DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_MODES, FRAMEWORKS,
-                              MODES, PRECISIONS, PROFILES, RunConfig)
+                              MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig)
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -72,8 +72,9 @@ def folder_name(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     profiles = "; ".join(
-        f"{p.name}: {p.description} ({p.epochs} epoch(s), batch {p.batch_size}, "
-        f"{p.train_size or 60000} images)" for p in PROFILES.values())
+        f"{p.name}: {p.description} ("
+        + ("epochs per model" if p.generator_updates else f"{p.epochs} epoch(s)")
+        + f", batch {p.batch_size}, {p.train_size or MNIST_TRAIN_IMAGES} images)" for p in PROFILES.values())
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py",
         description="Train the same GANs in PyTorch and TensorFlow on MNIST and write a "
@@ -174,8 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "queue for the cores, so steps get slower and vary more, and the "
                              f"timings measure that contention. Above {MAX_THREADS}: refused")
     parser.add_argument("--tensorboard", action="store_true",
-                        help="also write TensorBoard scalars (loss/d, loss/g, speed/images_per_s) "
-                             "to RUN_DIR/runs/<run>/tensorboard, the same names for both frameworks")
+                        help="also write a TensorBoard event file to RUN_DIR/runs/<run>/tensorboard: "
+                             "loss/d, loss/g and speed/images_per_s every step, quality/fid, quality/kid, "
+                             "quality/precision, quality/recall, quality/coverage, ... at every quality "
+                             "probe, the sample grid as the image 'samples'; the same tags for both frameworks")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
     parser.add_argument("--resume", type=Path, metavar="DIR",
@@ -270,7 +273,9 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
 
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
-                  epochs=args.epochs or profile.epochs, batch_size=b,
+                  epochs=args.epochs or profile.epochs_for(m, SPECS[m].n_critic, b,
+                                                           args.train_size or profile.train_size),
+                  batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=s, threads=args.threads,
                   quality_samples=(profile.quality_samples if args.quality_samples is None

@@ -8,8 +8,9 @@ there. Profiles give the sizes; flags override single fields.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 FRAMEWORKS = ("torch", "tf")
 # fp32, or mixed precision on float32 parameters (benchmark.runner.RunnerOptions.precision)
@@ -31,9 +32,26 @@ DATA_PARALLEL_MODES = {"torch": ("eager", "compile"), "tf": ("function",)}
 DATA_PARALLEL_DEFAULT_MODES = {"torch": "eager", "tf": "function"}
 
 
+MNIST_TRAIN_IMAGES = 60_000
+
+# The converge profile's budget per model, in generator updates (docs/metrics.md,
+# "Budgets"): 20 epochs of DCGAN at batch 128, the budget of Lucic et al. and of
+# the reference DCGAN for MNIST. A 20-epoch pilot on a CPU found DCGAN's FID
+# still falling there (173 after 10 epochs, 126 after 18, 116 after 20), so it
+# is the references' budget, not a measured plateau. The 5-critic WGANs get as
+# many generator updates (five times the critic updates, 101 epochs), still far
+# below their references (WGAN 37k, WGAN-GP 200k generator updates), which a CPU
+# cannot afford: they are not converged.
+CONVERGE_GENERATOR_UPDATES = 9_360
+CONVERGE_BUDGETS = {model: CONVERGE_GENERATOR_UPDATES for model in (
+    "vanilla", "lsgan", "dcgan", "cgan", "sn_dcgan", "sagan", "wgan", "wgan_gp")}
+
+
 @dataclass(frozen=True)
 class Profile:
-    """Sizes for a kind of run. `train_size` None means the whole train split."""
+    """Sizes for a kind of run. `train_size` None means the whole train split.
+    `generator_updates` (model -> updates), where given, sets each model's
+    epochs instead of `epochs` (`epochs_for`)."""
 
     name: str
     description: str
@@ -44,6 +62,16 @@ class Profile:
     quality_samples: int = 10_000  # generated images scored at each probe (0: none)
     quality_probes: int = 1  # times a run is scored, evenly spaced in steps, the last at its end
     calibrate: bool = True  # --modes auto measures the fastest modes; smoke, which times nothing, does not
+    generator_updates: Mapping[str, int] | None = None
+
+    def epochs_for(self, model: str, n_critic: int, batch_size: int, train_size: int | None) -> int:
+        """The profile's epochs, or the fewest whole epochs that give `model`
+        its budget of generator updates (a 5-critic model takes 5 batches per update)."""
+        if not self.generator_updates:
+            return self.epochs
+        steps_per_epoch = max(1, min(train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
+                              // (batch_size * n_critic))
+        return max(1, math.ceil(self.generator_updates[model] / steps_per_epoch))
 
 
 PROFILES: dict[str, Profile] = {
@@ -55,6 +83,9 @@ PROFILES: dict[str, Profile] = {
                 batch_size=128, train_size=None, quality_probes=4),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
                 batch_size=128, train_size=None, quality_probes=25),
+        Profile("converge", f"{CONVERGE_GENERATOR_UPDATES:,} generator updates per model, "
+                "DCGAN's 20 epochs (docs/metrics.md, Budgets)", epochs=20, batch_size=128,
+                train_size=None, quality_probes=20, generator_updates=CONVERGE_BUDGETS),
     )
 }
 
@@ -79,7 +110,7 @@ class RunConfig:
     quality_probes: int = 1  # probes per run, evenly spaced in steps, the last after the final step
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
-    tensorboard: bool = False  # also write TensorBoard scalars under RUN_DIR/tensorboard
+    tensorboard: bool = False  # also write TensorBoard events under RUN_DIR/tensorboard (benchmark.tensorboard)
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
     precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from benchmark.config import RunConfig
+from benchmark.divergence import trace_steps
 from benchmark.progress import Progress
 from benchmark.runner import Runner, StepInputs
 from benchmark.specs import GANSpec
@@ -154,7 +155,8 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
           checkpoint: Callable[[TrainState], None] | None = None,
           resume: TrainState | None = None,
           on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12,
-          quality: Callable[[Runner], dict[str, float]] | None = None) -> TrainOutcome:
+          quality: Callable[[Runner], dict[str, float]] | None = None,
+          trace: Callable[[int, Runner], None] | None = None) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
@@ -164,13 +166,16 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     from such a state (the runner's weights already restored by the caller).
     `on_frame(step, samples)` receives the sample grid `frames` times a run;
     `quality(runner)` scores the generator `config.quality_probes` times
-    (`probe_steps`). Time spent on frames, scores and checkpoints is left out of
-    the training wall clock.
+    (`probe_steps`); `trace(steps_done, runner)` records the run's divergence
+    trace before the first step and after each of `trace_steps`
+    (`benchmark.divergence`). Time spent on frames, scores, traces and
+    checkpoints is left out of the training wall clock.
     """
     progress = progress or Progress(config.name)
     runner.load_data(images, labels)
     every = frame_interval(config, spec, len(images), frames)
     probes = probe_steps(total_steps(config, spec, len(images)), config.quality_probes)
+    traced = trace_steps(total_steps(config, spec, len(images)))
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)
     sample_labels = np.arange(config.sample_count) % spec.num_classes  # a conditional G: 0..9 cycling
     history, epoch_seconds, first_epoch, scores = History(), [], 0, []
@@ -182,8 +187,10 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
         progress.message(f"resumed after epoch {first_epoch} (step {len(history)})")
     warmup_left = WARMUP_STEPS_PER_START
     wall_offset = history.wall_s[-1] if len(history) else 0.0
+    if trace is not None and not len(history):
+        trace(0, runner)  # the shared start: two twins' distance here is 0
     started = time.perf_counter()
-    paused = 0.0  # seconds of frames, scoring and checkpoints: not training time
+    paused = 0.0  # seconds of frames, scoring, traces and checkpoints: not training time
 
     def outcome(status: str, reason: str | None = None, samples: np.ndarray | None = None) -> TrainOutcome:
         if samples is None:
@@ -218,6 +225,10 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             if on_frame is not None and len(history) % every == 0:
                 on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
                 paused += time.perf_counter() - t1
+            if trace is not None and len(history) in traced:
+                traced_at = time.perf_counter()
+                trace(len(history), runner)
+                paused += time.perf_counter() - traced_at
             if quality is not None and len(history) in probes:
                 scored = time.perf_counter()
                 reason, samples = non_finite_samples(epoch)  # the evaluator needs finite images
@@ -227,10 +238,10 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
                 found = quality(runner)
                 scores.append({"epoch": epoch + 1, "step": len(history) - 1, "train_s": history.wall_s[-1],
                                "eval_s": time.perf_counter() - scored, **found})
-                progress.message(f"epoch {epoch + 1} step {step + 1}/{len(plan)}: FID {found['fid']:.2f}, "
-                                 f"KID {found['kid_mean']:.4f}, precision {found['precision']:.3f}, "
-                                 f"recall {found['recall']:.3f}")
+                progress.quality(len(history) - 1, epoch, step, len(plan), found)
                 paused += time.perf_counter() - scored
+            if len(history) % every == 0 or len(history) in traced or len(history) in probes:
+                paused += _synchronized(runner)
         epoch_ended = time.perf_counter()
         epoch_seconds.append(epoch_ended - epoch_started - (paused - paused_before))  # training only
         reason, samples = non_finite_samples(epoch)
@@ -240,8 +251,18 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
         if checkpoint is not None:
             checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
                                   seeds.noise.bit_generator.state, scores))
-        paused += time.perf_counter() - epoch_ended
+        paused += time.perf_counter() - epoch_ended + _synchronized(runner)
     return outcome("ok")
+
+
+def _synchronized(runner: Runner) -> float:
+    """Seconds spent waiting for every replica process after work that only
+    some of them do (rank 0 alone writes frames, traces, scores and
+    checkpoints). Without it the others would wait inside their next timed
+    step, and the slowest replica's step time would count rank 0's scoring."""
+    waited = time.perf_counter()
+    runner.synchronize()
+    return time.perf_counter() - waited
 
 
 def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int | None]:

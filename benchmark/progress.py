@@ -1,5 +1,6 @@
 """What a run shows while it trains: a one-line progress bar on a terminal,
-plain log lines otherwise, and optionally TensorBoard scalars."""
+plain log lines otherwise, and optionally a TensorBoard event file (scalars,
+quality scores and the sample grid)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from benchmark.tensorboard import ScalarWriter
+import numpy as np
 
 BAR_WIDTH = 24
 REDRAW_S = 0.25  # a terminal line redrawn more often only costs time
@@ -20,7 +21,8 @@ class Progress:
     On a terminal: one line per run, redrawn in place (epoch, step bar,
     images/s, losses). Elsewhere (CI logs, files): `lines_per_epoch` plain
     lines per epoch. `on_line` also gets each plain line (the worker keeps the
-    last one in progress.json); `tensorboard_dir` adds scalar event files.
+    last one in progress.json); `tensorboard_dir` adds an event file
+    (benchmark.tensorboard).
     """
 
     def __init__(self, name: str, stream: TextIO | None = None, lines_per_epoch: int = 10,
@@ -30,7 +32,11 @@ class Progress:
         self.interactive = self.stream.isatty()
         self.lines_per_epoch = lines_per_epoch
         self.on_line = on_line
-        self.tensorboard = ScalarWriter(tensorboard_dir) if tensorboard_dir else None
+        self.tensorboard = None
+        if tensorboard_dir:  # tensorboardX only with --tensorboard
+            from benchmark.tensorboard import RunWriter
+
+            self.tensorboard = RunWriter(tensorboard_dir)
         self._last_draw = 0.0
 
     def message(self, text: str) -> None:
@@ -41,8 +47,7 @@ class Progress:
              losses: dict[str, float], images_per_s: float) -> None:
         """`step` counts from the start of training; `index` within the epoch."""
         if self.tensorboard:
-            self.tensorboard.add_scalars(step, {"loss/d": losses["d_loss"], "loss/g": losses["g_loss"],
-                                                "speed/images_per_s": images_per_s})
+            self.tensorboard.step(step, losses, images_per_s)
         text = (f"epoch {epoch + 1}/{epochs} step {index + 1}/{steps} d_loss {losses['d_loss']:.4f} "
                 f"g_loss {losses['g_loss']:.4f} {images_per_s:.0f} img/s")
         every = max(1, steps // self.lines_per_epoch)
@@ -61,6 +66,19 @@ class Progress:
                 self.stream.flush()
         elif plain:
             self._emit(f"[{self.name}] {text}")
+
+    def quality(self, step: int, epoch: int, index: int, steps: int, scores: dict[str, float]) -> None:
+        """A quality probe's scores after `step` (`index` within the epoch)."""
+        if self.tensorboard:
+            self.tensorboard.quality(step, scores)
+        self.message(f"epoch {epoch + 1} step {index + 1}/{steps}: FID {scores['fid']:.2f}, "
+                     f"KID {scores['kid_mean']:.4f}, precision {scores['precision']:.3f}, "
+                     f"recall {scores['recall']:.3f}")
+
+    def frame(self, step: int, frame: np.ndarray, columns: int | None = None) -> None:
+        """The sample grid after `step`: uint8 (N, H, W, C) as in frames.npz."""
+        if self.tensorboard:
+            self.tensorboard.samples(step, frame, columns)
 
     def close(self) -> None:
         self._end_bar()

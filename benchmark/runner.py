@@ -113,6 +113,10 @@ class Runner(abc.ABC):
         replica's; one process returns its own."""
         return seconds
 
+    def synchronize(self) -> None:
+        """Waits until every process of a data-parallel run gets here (a
+        barrier); one process has nothing to wait for."""
+
     @abc.abstractmethod
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """G(noise) in inference mode (BatchNorm uses moving statistics): (N, H, W, C).

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark import distributed, io
-from benchmark.config import RunConfig
+from benchmark.config import MNIST_TRAIN_IMAGES, RunConfig
 from benchmark.environment import REPO_ROOT, describe
 
 RESULTS_SCHEMA_VERSION = 1
@@ -226,11 +226,11 @@ class DiskFault(Exception):
 # Measured on a DCGAN smoke run (11 MB a run, 10.8 MB of it the checkpoint):
 RUN_FIXED_BYTES = 64 * 1024  # result.json, config.json, progress.json, stderr.log (~5 KB; TF may log more)
 STEP_BYTES = 250  # history.csv (~65 B a step) and the checkpoint's copy of the history (~165 B)
-TENSORBOARD_STEP_BYTES = 150
+TENSORBOARD_STEP_BYTES = 150  # --tensorboard: an event of three scalars a step (~130 B)
+TENSORBOARD_GRID_FACTOR = 1.5  # and a frame's PNG (grey in RGB): 1.4x its uint8 grid, untrained DCGAN
 REPORT_BYTES_PER_MODEL = 512 * 1024  # report.md, runs.csv and a model's figures (~220 KB in smoke)
 OPTIMIZER_SLOTS = {"adam": 2, "rmsprop": 1}  # float32 state arrays per trainable parameter
 FRAMES_KEPT = 13  # sample grids in frames.npz (12 and the last); the report's GIF is about as big
-MNIST_TRAIN_IMAGES = 60_000
 
 
 def run_bytes(config: RunConfig) -> tuple[int, int, int]:
@@ -249,8 +249,10 @@ def run_bytes(config: RunConfig) -> tuple[int, int, int]:
             checkpoint += size * (1 + (OPTIMIZER_SLOTS.get(optimizer.name, 2) if parameter.trainable else 0))
     steps = total_steps(config, spec, min(config.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES))
     grid = config.sample_count * 28 * 28  # one uint8 sample grid
-    final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * min(FRAMES_KEPT, steps + 1) * grid
-             + steps * (STEP_BYTES + (TENSORBOARD_STEP_BYTES if config.tensorboard else 0)))
+    frames = min(FRAMES_KEPT, steps + 1)
+    tensorboard = steps * TENSORBOARD_STEP_BYTES + frames * TENSORBOARD_GRID_FACTOR * grid
+    final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * frames * grid + steps * STEP_BYTES
+             + (int(tensorboard) if config.tensorboard else 0))
     return final, checkpoint, final + checkpoint
 
 

@@ -2,8 +2,9 @@
 `python -m benchmark.worker RUN_DIR`.
 
 Reads RUN_DIR/config.json, trains, and writes into RUN_DIR: result.json,
-history.csv, samples.npy, progress.json and checkpoint/. If RUN_DIR holds a
-checkpoint from an interrupted attempt, training continues from it. The suite
+history.csv, samples.npy, frames.npz, trace.npz (benchmark.divergence),
+progress.json, checkpoint/ and, with --tensorboard, tensorboard/. If RUN_DIR
+holds a checkpoint from an interrupted attempt, training continues from it. The suite
 starts one worker per run because frameworks keep global state (threads,
 compiled graphs, allocators) that would leak from one run into the next.
 
@@ -30,8 +31,10 @@ import numpy as np
 from benchmark import distributed, io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
+from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
+from benchmark.grid import grid_columns
 from benchmark.progress import Progress
 from benchmark.quality import QualityProbe
 from benchmark.registry import create_runner
@@ -61,11 +64,13 @@ class Frames:
             keep = saved["steps"] < before_step
             return cls(saved["steps"][keep].tolist(), list(saved["images"][keep]))
 
-    def add(self, step: int, samples: np.ndarray) -> None:
+    def add(self, step: int, samples: np.ndarray) -> bool:
+        """Keeps `samples` (floats in [-1, 1]) as uint8; False if `step` is already kept."""
         if self.steps and self.steps[-1] == step:
-            return
+            return False
         self.steps.append(step)
         self.images.append(np.round((np.clip(samples, -1, 1) + 1) * 127.5).astype(np.uint8))
+        return True
 
     def save(self, path: Path) -> None:
         if self.steps:
@@ -153,10 +158,19 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
                      f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
     frames = Frames.load(run_dir / FRAMES, before_step=len(resume.history) if resume else 0)
+    saved_trace = Trace.load(run_dir / TRACE_FILE, up_to_step=len(resume.history)) if resume else None
+    tracer = Tracer.for_run(spec, config.quality_samples, Seeds.from_seed(config.seed).quality, saved_trace)
+
+    columns = grid_columns(config.model)  # tiled as in the report
+
+    def on_frame(step: int, samples: np.ndarray) -> None:
+        if frames.add(step, samples):
+            progress.frame(step, frames.images[-1], columns)
 
     def checkpoint(state: TrainState) -> None:
         save_checkpoint(run_dir, runner, state)
         frames.save(run_dir / FRAMES)
+        tracer.trace.save(run_dir / TRACE_FILE)
 
     quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir)
                if config.quality_samples and process.writes else None)
@@ -167,14 +181,15 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         quality = unscored if config.quality_samples else None
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume,
-                        on_frame=frames.add if process.writes else None, quality=quality)
+                        checkpoint=checkpoint, resume=resume, on_frame=on_frame if process.writes else None,
+                        quality=quality, trace=tracer if process.writes else None)
     finally:
         progress.close()
     if not process.writes:
         return {"status": outcome.status}
-    frames.add(len(outcome.history) - 1, outcome.samples)
+    on_frame(len(outcome.history) - 1, outcome.samples)
     frames.save(run_dir / FRAMES)
+    tracer.trace.save(run_dir / TRACE_FILE)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)
 
@@ -211,7 +226,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
             "g_loss": sum(history.g_loss[-tail:]) / tail if len(history) else None,
         },
         "files": {"history": "history.csv", "samples": "samples.npy", "frames": FRAMES,
-                  "checkpoint": CHECKPOINT},
+                  "trace": TRACE_FILE, "checkpoint": CHECKPOINT},
     }
 
 

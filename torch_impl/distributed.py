@@ -184,6 +184,9 @@ class DistributedTorchRunner(TorchRunner):
         dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
         return float(slowest.item())
 
+    def synchronize(self) -> None:
+        dist.barrier()
+
     def _broadcast_state(self) -> None:
         """Every parameter and buffer as rank 0 holds it, on every rank."""
         with torch.no_grad():

@@ -15,13 +15,13 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from benchmark.grid import tile
 from benchmark.io import write_bytes
 from benchmark.report.results import History
 
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
          "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 13}
 DPI = 110
-GRID_IMAGES = 64  # an 8x8 sample grid
 
 
 def palette(labels: Sequence[str]) -> dict[str, str]:
@@ -82,27 +82,6 @@ def _robust_limits(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
     low, high = np.percentile(values, [1, 99])
     margin = 0.1 * (high - low) or 0.1 * max(abs(high), 1.0)
     return float(low - margin), float(high + margin)
-
-
-def tile(samples: np.ndarray, max_images: int = GRID_IMAGES, gutter: int = 2,
-         columns: int | None = None) -> np.ndarray:
-    """(N, H, W[, C]) images in [-1, 1] as one grey image in [0, 1] with white
-    gutters: a square grid (8x8 for 64), or `columns` wide and only full rows
-    (a conditional model's samples ask for labels 0..9 in turn: one digit per column)."""
-    images = np.asarray(samples, dtype=np.float32)[:max_images]
-    if columns and len(images) >= columns:
-        images = images[: len(images) // columns * columns]
-    if images.ndim == 4:
-        images = images.mean(axis=-1)
-    n, height, width = images.shape
-    cols = columns or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / cols))
-    grid = np.ones((rows * (height + gutter) + gutter, cols * (width + gutter) + gutter), np.float32)
-    for i, image in enumerate(images):
-        row, col = divmod(i, cols)
-        top, left = gutter + row * (height + gutter), gutter + col * (width + gutter)
-        grid[top:top + height, left:left + width] = (np.clip(image, -1.0, 1.0) + 1.0) / 2.0
-    return grid
 
 
 def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]],
@@ -177,6 +156,37 @@ def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float,
             ax.grid(alpha=0.3)
         axes[0].legend()
         figure.suptitle(f"{title}: sample quality against training time")
+    return figure
+
+
+def divergence_figure(title: str, pairs: Sequence[tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None]]) -> Figure:
+    """Two twins parting: the generators' relative weight distance and the
+    share of samples read as the same digit, against the step (log axes: the
+    trace is log-spaced). `pairs` holds (pair label, seed, steps, G distance,
+    same-digit share or None); one colour per label, one line per seed."""
+    colors = palette([label for label, *_ in pairs])
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(11, 3.8), layout="constrained")
+        axes = figure.subplots(1, 2)
+        labelled: set[str] = set()
+        for label, _, steps, distance, same in pairs:
+            after = steps > 0  # step 0: distance 0, off a log axis
+            legend = None if label in labelled else label
+            labelled.add(label)
+            positive = after & (distance > 0)
+            axes[0].plot(steps[positive], distance[positive], color=colors[label], alpha=0.7, label=legend)
+            if same is not None:
+                axes[1].plot(steps[after], 100 * same[after], color=colors[label], alpha=0.7, label=legend)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("G weights apart, relative")
+        axes[1].set_ylabel("samples read as the same digit (%)")
+        axes[1].set_ylim(0, 101)
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlabel("training step")
+            ax.grid(alpha=0.3)
+        axes[0].legend()
+        figure.suptitle(f"{title}: when the twins part")
     return figure
 
 

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
+from benchmark.grid import grid_columns
 from benchmark.io import write_bytes, write_text
+from benchmark.report.divergence import divergence_section, twin_pairs
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.seeds import PairedVerdict
-from benchmark.report.plots import (batch_sweep_figure, evolution_gif, loss_figure, palette,
+from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.scaling import scaling_lines, scaling_section
 from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
-                                     contenders, fmt_duration, grid_columns, matmul_peaks, model_table,
+                                     contenders, fmt_duration, matmul_peaks, model_table,
                                      model_title, modes_sentence, precision_note, primary_batch_size, quality_table,
                                      runs_csv, summary_table, unlearned_note)
 
@@ -85,6 +87,12 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/quality_{_slug(model)}.png"
             save_png(quality_figure(title, scored, colors), run_dir / path)
             links[model].append(f"![{title} quality against training time]({path})")
+        pairs = twin_pairs(runs)
+        if pairs:
+            path = f"figures/divergence_{_slug(model)}.png"
+            save_png(divergence_figure(title, [(p.label, p.seed, p.divergence.steps, p.divergence.distance["generator"],
+                                                p.divergence.same_digit) for p in pairs]), run_dir / path)
+            links[model].append(f"![{title}: when the twins part]({path})")
         animations = []
         # One GIF (~1.5 MB) per configuration: sweeps, repeats, seeds and the
         # rounding control would add one per run.
@@ -200,6 +208,9 @@ def model_section(suite: Suite, model: str, figures: list[str], verdict: PairedV
     control = rounding_control(runs)
     if control is not None:
         parts.append(control)
+    divergence = divergence_section(twin_pairs(runs))
+    if divergence is not None:
+        parts.append(divergence)
     parts += figures
     return "\n\n".join(parts)
 

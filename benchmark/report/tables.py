@@ -421,15 +421,6 @@ def model_title(model: str) -> str:
     return spec.title if spec else model.upper()
 
 
-def grid_columns(model: str) -> int | None:
-    """Sample-grid width: one column per class for a conditional model, whose
-    fixed sample set asks for labels 0..9 in turn; square otherwise."""
-    from benchmark.specs import SPECS
-
-    spec = SPECS.get(model)
-    return spec.num_classes if spec and spec.conditional else None
-
-
 Peaks = dict[tuple[str, str], float]  # (device, precision) -> GFLOP/s
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from benchmark import peak
 from benchmark.runner import RunnerOptions
+from tests.isa import skip_tf_bf16_under_a_onednn_cap
 
 
 def test_the_probe_grows_the_product_until_it_is_long_enough_to_time():
@@ -27,8 +28,12 @@ def test_numpy_float32_probe_is_a_finite_rate():
     assert math.isfinite(peak.numpy_float32_gflops()) and peak.numpy_float32_gflops() > 0
 
 
-@pytest.mark.parametrize("framework", ["torch", "tf"])
-@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+RUNNERS = [(framework, precision) for framework in ("torch", "tf") for precision in ("fp32", "bf16", "fp16")]
+
+
+@pytest.mark.parametrize("framework, precision", [
+    pytest.param(*case, marks=skip_tf_bf16_under_a_onednn_cap) if case == ("tf", "bf16") else case
+    for case in RUNNERS])
 def test_each_runner_probes_its_own_arithmetic(framework, precision):
     package = {"torch": "torch", "tf": "tensorflow"}[framework]
     if importlib.util.find_spec(package) is None:

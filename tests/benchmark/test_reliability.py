@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,11 @@ def test_a_killed_run_resumes_on_the_uninterrupted_curve(tmp_path, mnist_data_di
     assert result["status"] == "ok" and result["resumed_from_epoch"] >= 1
     reference_dir = tmp_path / "reference" / "runs" / run_dir.name
     assert losses(run_dir) == losses(reference_dir)  # bit for bit, as printed by repr
+    # The divergence trace continues too: the same steps, the same sketches, bit for bit.
+    with np.load(run_dir / "trace.npz") as resumed_trace, np.load(reference_dir / "trace.npz") as reference_trace:
+        assert resumed_trace["steps"].tolist() == reference_trace["steps"].tolist()
+        assert np.array_equal(resumed_trace["generator_sketch"], reference_trace["generator_sketch"])
+        assert np.array_equal(resumed_trace["digits"], reference_trace["digits"])
     assert (tmp_path / "killed" / "report.md").exists()
 
 

@@ -98,6 +98,9 @@ def run(framework: str, replicas: int) -> tuple[dict[str, np.ndarray], bool]:
             out[f"{case}/spread"] = np.array(spread(runner.replica_states()))
             writes = getattr(runner, "rank", 0) == 0
     if framework == "torch" and replicas > 1:
+        # rank r reports (r + 1) tenths of a second; the run must record the slowest
+        runner.synchronize()
+        out["slowest/step_s"] = np.array(runner.step_seconds(0.1 * (runner.rank + 1)))
         out["partly-frozen/error"] = np.array(partly_frozen_critic(runner))  # the last case's runner
     return out, writes
 

@@ -124,3 +124,9 @@ def test_freezing_part_of_d_would_break_ddp(runs):
     waiting, which DDP refuses at D's next forward."""
     assert "Expected to have finished reduction" in str(runs["torch2"]["partly-frozen/error"])
 
+
+
+def test_a_step_takes_the_slowest_replicas_time(runs):
+    """The run's step time is the maximum over ranks (Runner.step_seconds):
+    rank 0 timed 0.1 s and rank 1 0.2 s, so rank 0, which writes, records 0.2."""
+    assert float(runs["torch2"]["slowest/step_s"]) == pytest.approx(0.2, abs=1e-12)

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from benchmark.report import render_report
-from benchmark.report.plots import GIF_GRAY_LEVELS, ema, evolution_gif, tile
+from benchmark.grid import tile
+from benchmark.report.plots import GIF_GRAY_LEVELS, ema, evolution_gif
 from benchmark.report.render import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -304,28 +305,6 @@ def test_main_renders_the_given_directory(tmp_path: Path, capsys: pytest.Capture
     assert main([str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "report.md")
     assert (tmp_path / "report.md").is_file()
-
-
-def test_tile_makes_square_grid_in_unit_range() -> None:
-    samples = np.linspace(-1, 1, 64 * 28 * 28, dtype=np.float32).reshape(64, 28, 28, 1)
-    grid = tile(samples, gutter=2)
-    assert grid.shape == (8 * 30 + 2, 8 * 30 + 2)
-    assert grid.min() == 0.0 and grid.max() == 1.0
-
-
-def test_a_conditional_models_grid_has_one_column_per_digit() -> None:
-    from benchmark.report.tables import grid_columns
-
-    assert grid_columns("cgan") == 10 and grid_columns("dcgan") is None
-    # 64 samples asking for labels 0..9 in turn: 6 full rows of 10, so that
-    # column j holds only images asked to be digit j.
-    samples = np.repeat(np.arange(64) % 10, 28 * 28).reshape(64, 28, 28, 1) / 9 * 2 - 1
-    grid = tile(samples, gutter=2, columns=10)
-    assert grid.shape == (6 * 30 + 2, 10 * 30 + 2)
-    for column in range(10):
-        cells = grid[2:, 2 + column * 30: 2 + column * 30 + 28]
-        values = np.unique(cells[cells < 1.0]) if column < 9 else np.array([1.0])
-        assert np.allclose(values, column / 9), column
 
 
 def test_ema_skips_missing_values() -> None:
