@@ -119,27 +119,33 @@ def record_rank_failure(run_dir: Path, rank: int, reason: str) -> None:
     io.write_json(run_dir / RANK_FAILURE.format(rank=rank), {"rank": rank, "reason": reason})
 
 
-# torchrun's summary of a failed run ends with its first failure:
+# torchrun's summary of a failed run lists every failed rank, then the first
+# observed ("Root Cause"), each as
 #   rank      : 1 (local_rank: 1)
 #   exitcode  : -9 (pid: 1234)
 #   traceback : Signal 9 (SIGKILL) received by PID 1234
+_FAILED_RANK = re.compile(r"^\s*rank\s*:\s*(\d+) \(local_rank.*?^\s*exitcode\s*:\s*(-?\d+) \(pid", re.S | re.M)
 _ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+)", re.S)
 
 
 def failure_reason(run_dir: Path, stderr_text: str, devices: int) -> str | None:
     """Why a data-parallel run failed, naming the rank: a rank killed by a
-    signal (torchrun's root cause; such a rank writes nothing), else the first
-    rank's own failure note, else torchrun's root cause; None when none says."""
-    found = _ROOT_CAUSE.search(stderr_text)
-    cause = None
-    if found is not None:
-        rank, code = int(found.group(1)), int(found.group(2))
-        if code < 0:
+    signal (a rank torchrun did not stop itself; such a rank writes nothing),
+    else the first rank's own failure note, else torchrun's root cause; None
+    when none says. A killed rank need not be torchrun's "first observed
+    failure": its peers' collectives fail at once ("Connection reset by
+    peer") and may exit before torchrun looks, so every listed rank is read."""
+    for rank, code in ((int(r), int(c)) for r, c in _FAILED_RANK.findall(stderr_text)):
+        if code < 0 and -code != signal.SIGTERM:  # torchrun stops the survivors with SIGTERM
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = str(-code)
             return f"rank {rank} of {devices} was killed by signal {name}; torchrun stopped the other ranks"
+    found = _ROOT_CAUSE.search(stderr_text)
+    cause = None
+    if found is not None:
+        rank, code = int(found.group(1)), int(found.group(2))
         cause = f"rank {rank} of {devices} exited with code {code}; torchrun stopped the other ranks"
     notes = sorted(run_dir.glob(RANK_FAILURE.format(rank="*")))
     if notes:
