@@ -16,7 +16,10 @@ from pathlib import Path
 
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
-from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig
+from benchmark.config import (
+    DEFAULT_FRAMEWORKS, DEFAULT_MODES, FRAMEWORK_PACKAGES, FRAMEWORKS, MNIST_TRAIN_IMAGES, MODES, PRECISIONS,
+    PROFILES, RunConfig,
+)
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -86,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  python run_benchmark.py --report-only reports/<run-id>",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS),
-                        metavar="NAME", help=f"frameworks to compare: {', '.join(FRAMEWORKS)} (default: both)")
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(DEFAULT_FRAMEWORKS),
+                        metavar="NAME", help=f"frameworks to compare: {', '.join(FRAMEWORKS)} "
+                        f"(default: {' '.join(DEFAULT_FRAMEWORKS)})")
     parser.add_argument("--models", nargs="+", choices=[*SPECS, "all"], default=["dcgan", "wgan"],
                         metavar="NAME", help=f"models: {', '.join(SPECS)}, or all (default: dcgan wgan)")
     all_modes = sorted({m for modes in MODES.values() for m in modes})
@@ -344,7 +348,7 @@ def prepare_out(out: Path) -> Path:
 
 def check_frameworks(frameworks: list[str]) -> None:
     """Finds each framework's package without importing it (imports take seconds)."""
-    packages = {"torch": "torch", "tf": "tensorflow"}
+    packages = FRAMEWORK_PACKAGES
     for framework in frameworks:
         try:
             found = importlib.util.find_spec(packages[framework]) is not None
