@@ -142,9 +142,45 @@ def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, stride: int, paddin
     return y.reshape(b, m * s, m * s, c)
 
 
-# The formulation the networks use (`conv_transpose_subpixel` or
-# `conv_transpose_dilated`); tests compare both with torch.
+def conv_strided(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+    """PyTorch's Conv2d(k, s, p) as XLA writes it: a strided convolution. Its
+    input gradient is an lhs-dilated convolution, and that gradient's own
+    kernel gradient (the gradient penalty's double backward) is the slow path
+    of XLA:CPU that `conv_transpose_dilated` meets."""
+    p = padding
+    return lax.conv_general_dilated(x, kernel, (stride, stride), ((p, p), (p, p)),
+                                    dimension_numbers=CONV_DIMENSIONS)
+
+
+def conv_space_to_depth(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+    """The same strided convolution as a stride-1 one on the space-to-depth
+    input: with tap t = s a + b, y[m] = sum_t xpad[s m + t] w[t] = sum_a
+    sum_b X[m + a, b] w[s a + b], X the padded input in s x s blocks (s^2 in
+    channels, ordered (bh, bw, c)), the kernel zero-padded to a multiple of s
+    taps. Every gradient is then a stride-1 convolution without dilation.
+    Square inputs; other shapes fall back to `conv_strided`."""
+    s, k, p = stride, kernel.shape[0], padding
+    if s == 1 or x.shape[1] != x.shape[2]:
+        return conv_strided(x, kernel, stride, padding)
+    n = x.shape[1]
+    out = (n + 2 * p - k) // s + 1
+    a = -(-k // s)  # taps per block row
+    blocks = max(-(-(n + 2 * p) // s), out + a - 1)
+    extra = blocks * s - (n + 2 * p)  # zeros after the padding: never read by a kept output
+    x = jnp.pad(x, ((0, 0), (p, p + extra), (p, p + extra), (0, 0)))
+    b, c = x.shape[0], x.shape[3]
+    x = x.reshape(b, blocks, s, blocks, s, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, blocks, blocks, s * s * c)
+    w = jnp.pad(kernel, ((0, a * s - k), (0, a * s - k), (0, 0), (0, 0)))
+    w = w.reshape(a, s, a, s, c, -1).transpose(0, 2, 1, 3, 4, 5).reshape(a, a, s * s * c, -1)
+    y = lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=CONV_DIMENSIONS)
+    return y[:, :out, :out, :]
+
+
+# The formulations the networks use (`conv_transpose_subpixel` or
+# `conv_transpose_dilated`; `conv_space_to_depth` or `conv_strided`): tests
+# compare each pair with torch and with each other.
 CONV_TRANSPOSE: Callable[..., jax.Array] = conv_transpose_subpixel
+CONV: Callable[..., jax.Array] = conv_space_to_depth
 
 
 def leaky_relu(x: jax.Array, negative_slope: float) -> jax.Array:
@@ -163,9 +199,7 @@ def _linear(layer: Dense | Conv2d | ConvTranspose2d, prefix: str, params: Arrays
     if isinstance(layer, Dense):
         y = x @ kernel
     elif isinstance(layer, Conv2d):
-        p = layer.padding
-        y = lax.conv_general_dilated(x, kernel, (layer.stride,) * 2, ((p, p), (p, p)),
-                                     dimension_numbers=CONV_DIMENSIONS)
+        y = CONV(x, kernel, layer.stride, layer.padding)
     else:
         y = CONV_TRANSPOSE(x, kernel, layer.stride, layer.padding, layer.output_padding)
     if layer.bias:
