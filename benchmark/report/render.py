@@ -153,7 +153,9 @@ def summary_section(suite: Suite, verdicts: dict[str, PairedVerdict]) -> str:
     return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" + (modes + " " if modes else "") +
             seeds_note +
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
-            "with its 95% bootstrap interval (repeats, then steps, resampled). "
+            "with its 95% bootstrap interval (repeats, then steps, resampled); with three "
+            "frameworks or more, the fastest over each of the others in speed order, the "
+            "verdict for the first two. "
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
             "it does not; \"1 run each\": the interval then covers the step-to-step noise of one "
             "run per framework, not the machine's drift from run to run, which can be larger: "

@@ -123,6 +123,9 @@ class Comparison:
     model: str
     leaders: tuple[Contender, ...]
     interval: tuple[float, float, float] | None  # ratio, low, high
+    # With three or more frameworks, the leader's ratio and interval over each
+    # of the others in speed order (the first is `interval`).
+    intervals: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -169,9 +172,8 @@ def compare(runs: Sequence[Run], model: str) -> Comparison:
     for contender in contenders([run for run in runs if run.group[3] == batch]):
         best.setdefault(contender.framework, contender)
     leaders = tuple(best.values())
-    interval = (bootstrap_speed_ratio(leaders[0].steps, leaders[1].steps)
-                if len(leaders) >= 2 else None)
-    return Comparison(model, leaders, interval)
+    intervals = tuple(bootstrap_speed_ratio(leaders[0].steps, other.steps) for other in leaders[1:])
+    return Comparison(model, leaders, intervals[0] if intervals else None, intervals)
 
 
 def summary_table(suite: Suite, quality_cells: dict[str, tuple[str, str]] | None = None) -> str:
@@ -343,6 +345,10 @@ def _summary_row(suite: Suite, model: str, quality: tuple[str, str] | None = Non
     else:
         ratio, low, high = comparison.interval
         faster = f"{_leader_label(comparison.leaders[0])} {ratio:.2f}x ({low:.2f}–{high:.2f})"
+        if len(comparison.leaders) > 2:  # three frameworks or more: the leader over each, in speed order
+            faster += " over " + ", ".join(
+                f"{_leader_label(other)}" + ("" if i == 0 else f" {r:.2f}x ({lo:.2f}–{hi:.2f})")
+                for i, (other, (r, lo, hi)) in enumerate(zip(comparison.leaders[1:], comparison.intervals)))
         if len({run.group[3] for run in runs}) > 1:  # a batch-size sweep: say where it compared
             faster += f" at batch {comparison.leaders[0].batch_size}"
         difference = "clear" if comparison.clear else "within noise"
