@@ -151,9 +151,11 @@ def discriminate(program: StepProgram, params, state, images, labels):
 
 
 # jit mode: the whole step one XLA program, the TrainState's buffers donated
-# (invalid after the call: `export_weights` copies). Compiled on first call,
-# which the driver times as warm-up.
-JITTED = {"train_step": jax.jit(train_step, static_argnums=0, donate_argnums=1),
+# (invalid after the call: `export_weights` copies). keep_unused: a training
+# step overwrites spectral norm's v without reading it, and jit would prune
+# that argument and leave its buffer undonated. Compiled on first call, which
+# the driver times as warm-up.
+JITTED = {"train_step": jax.jit(train_step, static_argnums=0, donate_argnums=1, keep_unused=True),
           "generate": jax.jit(generate, static_argnums=0),
           "discriminate": jax.jit(discriminate, static_argnums=0)}
 EAGER = {"train_step": train_step, "generate": generate, "discriminate": discriminate}

@@ -47,7 +47,11 @@ def test_jit_donates_the_train_state_and_exports_copies():
     before = jax.tree.leaves(runner.state)
     exported = runner.export_weights()
     snapshot = {key: value.copy() for key, value in exported.items()}
-    train_steps(runner, **{**TRAIN_OPTIONS, "steps": 1})
+    # One more step on the runner's own state (train_steps would import fresh weights first).
+    rng = np.random.default_rng(5)
+    runner.train_step(StepInputs.draw(EVERY_PATH, rng.integers(0, TRAIN_OPTIONS["data"], (EVERY_PATH.n_critic,
+                                                                                        TRAIN_OPTIONS["batch"])),
+                                      rng, TRAIN_OPTIONS["dtype"]))
     assert all(leaf.is_deleted() for leaf in before), "jit did not donate the step's state"
     for key, value in snapshot.items():  # the export survived the donation, unchanged
         np.testing.assert_array_equal(exported[key], value, err_msg=key)
