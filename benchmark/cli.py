@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         + f", batch {p.batch_size}, {p.train_size or MNIST_TRAIN_IMAGES} images)" for p in PROFILES.values())
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py",
-        description="Train the same GANs in PyTorch and TensorFlow on MNIST and write a "
+        description="Train the same GANs in PyTorch, TensorFlow and JAX on MNIST and write a "
                     "comparison report (speed, losses, samples) under --out.",
         epilog="Examples:\n"
                "  python run_benchmark.py --frameworks torch tf --models dcgan wgan\n"
@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["fp32"], metavar="P",
                         help="arithmetic of the training step, each a separate run: fp32; bf16 or "
                              "fp16 are mixed precision (float32 parameters and optimizer state, "
-                             "forward passes in bfloat16 / float16 by torch autocast or a Keras "
-                             "mixed policy, float32 losses; fp16 adds dynamic loss scaling). "
+                             "forward passes in bfloat16 / float16 by torch autocast, a Keras "
+                             "mixed policy or bf16 matmul/conv operands in JAX, float32 losses; fp16 "
+                             "adds dynamic loss scaling; JAX has bf16 only). "
                              f"Choices: {', '.join(PRECISIONS)} (default: fp32)")
     parser.add_argument("--rounding-control", action="store_true",
                         help="also run every configuration again with one initial weight moved by one "
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"timings measure that contention. Above {MAX_THREADS}: refused")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard scalars (loss/d, loss/g, speed/images_per_s) "
-                             "to RUN_DIR/runs/<run>/tensorboard, the same names for both frameworks")
+                             "to RUN_DIR/runs/<run>/tensorboard, the same names for every framework")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
     parser.add_argument("--resume", type=Path, metavar="DIR",
