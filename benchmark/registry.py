@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark.config import FRAMEWORKS
+from benchmark.config import FRAMEWORK_PACKAGES, FRAMEWORKS
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import SPECS, GANSpec, get_spec
 
 RUNNERS: dict[str, str] = {
     "torch": "torch_impl.runner:TorchRunner",
     "tf": "tf_impl.runner:TFRunner",
+    "jax": "jax_impl.runner:JaxRunner",
 }
 # --devices N > 1: the data-parallel runners (benchmark.distributed): DDP under
 # torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with TF_CONFIG).
@@ -41,7 +42,7 @@ def runner_class(framework: str, data_parallel: bool = False) -> type[Runner]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        package = {"torch": "torch", "tf": "tensorflow"}[framework]
+        package = FRAMEWORK_PACKAGES[framework]
         raise FrameworkUnavailable(
             f"framework {framework!r} is not installed here ({error}); install {package} "
             "(`make install`, see README) or leave it out of --frameworks"

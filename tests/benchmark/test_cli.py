@@ -25,7 +25,8 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args, message", [
     (["--models", "stylegan"], "invalid choice: 'stylegan'"),
-    (["--frameworks", "jax"], "invalid choice: 'jax'"),
+    (["--frameworks", "mxnet"], "invalid choice: 'mxnet'"),
+    (["--frameworks", "jax", "--modes", "xla"], "jax modes: eager, jit"),
     (["--epochs", "0"], "must be at least 1"),
     (["--quality-probes", "0"], "must be at least 1"),
     (["--batch-size", "many"], "is not an integer"),
