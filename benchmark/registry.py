@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark.config import FRAMEWORK_PACKAGES, FRAMEWORKS
+from benchmark.config import DATA_PARALLEL_MODES, FRAMEWORK_PACKAGES, FRAMEWORKS
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import SPECS, GANSpec, get_spec
 
@@ -19,12 +19,14 @@ RUNNERS: dict[str, str] = {
     "jax": "jax_impl.runner:JaxRunner",
 }
 # --devices N > 1: the data-parallel runners (benchmark.distributed): DDP under
-# torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with TF_CONFIG).
+# torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with
+# TF_CONFIG). JAX has none yet (the CLI refuses jax with --devices > 1).
 DATA_PARALLEL_RUNNERS: dict[str, str] = {
     "torch": "torch_impl.distributed:DistributedTorchRunner",
     "tf": "tf_impl.distributed:MirroredTFRunner",
 }
-assert tuple(RUNNERS) == FRAMEWORKS == tuple(DATA_PARALLEL_RUNNERS)
+assert tuple(RUNNERS) == FRAMEWORKS and set(DATA_PARALLEL_RUNNERS) <= set(RUNNERS)
+assert set(DATA_PARALLEL_RUNNERS) == set(DATA_PARALLEL_MODES)
 
 # Every model is built from its spec by the framework's generic builder, so
 # each framework runs each model; the pairs are listed for discoverability.
@@ -38,6 +40,9 @@ class FrameworkUnavailable(RuntimeError):
 def runner_class(framework: str, data_parallel: bool = False) -> type[Runner]:
     if framework not in RUNNERS:
         raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(RUNNERS)}")
+    if data_parallel and framework not in DATA_PARALLEL_RUNNERS:
+        raise KeyError(f"{framework} has no data-parallel runner; frameworks with one: "
+                       f"{', '.join(DATA_PARALLEL_RUNNERS)}")
     module_name, class_name = (DATA_PARALLEL_RUNNERS if data_parallel else RUNNERS)[framework].split(":")
     try:
         module = importlib.import_module(module_name)
