@@ -2,7 +2,7 @@
 (labels, BatchNorm, self-attention, spectral norm in both networks, the
 gradient penalty through a spectrally normalised critic, two critic updates).
 
-- eager (op by op) and jit (one XLA program, critic updates in a scan) run
+- eager (op by op) and jit (one XLA program, critic updates unrolled) run
   the same step: float64, 1e-9 relative, the tolerance and its reasons of
   tests/torch_impl/test_torch_modes.py (float64 rounding amplified by two
   Adam steps, against a real difference at 1e-7 or above).

@@ -132,21 +132,31 @@ CONV_GEOMETRIES = [  # (size, kernel, stride, padding): the models' k4 s2 p1 at 
 
 @pytest.mark.parametrize("n,k,s,p", CONV_GEOMETRIES)
 def test_strided_convolution_formulations(n, k, s, p):
-    """torch's Conv2d(k, s, p) as XLA's strided convolution and as the
-    space-to-depth form the networks use (stride-1 gradients), with the
-    gradients of both (input and kernel)."""
+    """torch's Conv2d(k, s, p) as XLA's strided convolution and as the form
+    the networks use (its gradients written out), with the gradients of both
+    (input and kernel) and the second derivatives a gradient penalty takes
+    (of a function of the input gradient, in the kernel and the input)."""
     rng = np.random.default_rng(n + k + s + p)
     x = rng.standard_normal((2, n, n, 3))
     kernel = rng.standard_normal((k, k, 3, 4))
     want = F.conv2d(torch.from_numpy(x.transpose(0, 3, 1, 2)), torch.from_numpy(kernel.transpose(3, 2, 0, 1)),
                     stride=s, padding=p).numpy().transpose(0, 2, 3, 1)
-    for f in (jax_nets.conv_strided, jax_nets.conv_space_to_depth):
+    forms = (jax_nets.conv_strided, jax_nets.conv_strided_vjp)
+    for f in forms:
         y = f(x, kernel, s, p)
         assert y.shape == want.shape and relative_error(y, want) < FLOAT64_RTOL, f.__name__
     cotangent = rng.standard_normal(want.shape)
     grads = [jax.grad(lambda x, w, f=f: jnp.sum(f(x, w, s, p) * cotangent), argnums=(0, 1))(x, kernel)
-             for f in (jax_nets.conv_strided, jax_nets.conv_space_to_depth)]
+             for f in forms]
     for a, b in zip(*grads):
+        assert relative_error(b, a) < FLOAT64_RTOL
+
+    def penalty(w, x, f):
+        g = jax.grad(lambda x: jnp.sum(jnp.tanh(f(x, w, s, p))))(x)
+        return jnp.sum(jnp.square(g)) + jnp.sum(jnp.sin(g))
+
+    second = [jax.grad(penalty, argnums=(0, 1))(kernel, x, f) for f in forms]
+    for a, b in zip(*second):
         assert relative_error(b, a) < FLOAT64_RTOL
 
 
