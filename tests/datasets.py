@@ -126,3 +126,22 @@ def write_image_folder(root: Path, seed: int = 0, corrupt: bool = True) -> dict[
         (root / "a/truncated.jpg").write_bytes(good[: len(good) // 3])
         (root / "a/b/not_really.png").write_text("this is text, not a PNG")
     return written
+
+
+def tiny_sources(tmp_path: Path, monkeypatch) -> dict[str, tuple[str, Path | None]]:
+    """Small copies of every data set, the user cache under ``tmp_path``, their
+    checksums patched in: {key: (data set name, data_dir)}. The IDX set stands
+    for both MNIST and Fashion-MNIST (one machinery); ``folder`` has 2 corrupt files."""
+    from benchmark.data import cifar10, fashion_mnist
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("GANBENCH_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.delenv("GANBENCH_CIFAR10_DIR", raising=False)
+    _, digests = write_idx_set(tmp_path / "fashion", {"train": 24, "test": 6}, seed=1)
+    monkeypatch.setattr(fashion_mnist, "GZ_SHA256", digests)
+    _, _, sha256, md5s = write_cifar_tarball(tmp_path / "cifar", per_batch=5, seed=2)
+    monkeypatch.setattr(cifar10, "TARBALL_SHA256", sha256)
+    monkeypatch.setattr(cifar10, "BATCH_MD5", md5s)
+    write_image_folder(tmp_path / "faces", seed=3)
+    return {"fashion_mnist": ("fashion_mnist", tmp_path / "fashion"), "cifar10": ("cifar10", tmp_path / "cifar"),
+            "folder": (f"folder:{tmp_path / 'faces'}", None)}

@@ -11,8 +11,8 @@ that torchvision's ``pil_loader`` opens (``Image.open(f).convert("RGB")``):
      ``int(round((h - size) / 2))``, ``int(round((w - size) / 2))``.
 
 That is torchvision's definition, written out in PIL so that benchmark/ needs no
-torchvision; tests/benchmark/data/test_pipelines.py checks it against
-torchvision pixel for pixel.
+torchvision; tests/torch_impl/test_torch_input_pipeline.py checks it against
+torchvision's transforms pixel for pixel.
 
 Files are every ``.jpg``, ``.jpeg`` and ``.png`` (any case) under the folder,
 following symbolic links as torchvision's ImageFolder does, hidden files and
