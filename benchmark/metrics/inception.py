@@ -284,7 +284,7 @@ def inception_scores(fake_images: np.ndarray, real_images: np.ndarray, weights: 
 def score_in_subprocess(fake_images: np.ndarray, real_path: str | os.PathLike[str],
                         weights: str | os.PathLike[str] | None = None, *, download: bool = True,
                         threads: int = 0, timeout_s: float | None = None, dims: int = FEATURE_DIM,
-                        allow_nonstandard: bool = False) -> dict[str, Any]:
+                        allow_nonstandard: bool = False, device: str = "cpu") -> dict[str, Any]:
     """``inception_scores`` in a fresh Python process (torch stays out of the caller).
 
     ``real_path``: an .npy of the real images (written once; its statistics are
@@ -294,7 +294,7 @@ def score_in_subprocess(fake_images: np.ndarray, real_path: str | os.PathLike[st
         fake_path, out_path = Path(scratch) / "fake.npy", Path(scratch) / "scores.json"
         np.save(fake_path, np.asarray(fake_images, np.float32))
         command = [sys.executable, "-m", "benchmark.metrics.inception", str(fake_path), "--real", str(real_path),
-                   "--out", str(out_path), "--threads", str(threads)]
+                   "--out", str(out_path), "--threads", str(threads), "--device", device]
         if weights is not None:
             command += ["--weights", str(weights)]
         if not download:
@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="never download the weights")
     parser.add_argument("--out", type=Path, help="write the scores here as JSON (default: print them)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     parser.add_argument("--seed", type=int, default=0, help="KID's subset draws")
     parser.add_argument("--dims", type=int, default=FEATURE_DIM, help=argparse.SUPPRESS)  # tests only
     parser.add_argument("--allow-nonstandard-weights", action="store_true", help=argparse.SUPPRESS)  # tests only
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             weights = find_weights(args.weights, not args.no_download)
         network = InceptionFeatures(weights, require_standard=not args.allow_nonstandard_weights,
-                                    dims=args.dims, threads=args.threads)
+                                    dims=args.dims, device=args.device, threads=args.threads)
     except InceptionWeightsError as error:
         scores: dict[str, Any] = {**{key: float("nan") for key in SCORE_KEYS}, "inception_reason": str(error)}
         print(f"warning: no FID/KID: {error}", file=sys.stderr)
