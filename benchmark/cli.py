@@ -16,7 +16,8 @@ from pathlib import Path
 
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
-from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig
+from benchmark.config import (DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_MODES, FRAMEWORKS,
+                              MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig)
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -153,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
                              "'/', not '.' or '..' (default: <date>-<time>-<profile>-<device>)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when a GPU is present, else the CPU (default)")
+    parser.add_argument("--devices", type=positive_int, nargs="+", default=[1], metavar="N",
+                        help="data-parallel replicas per run, each a separate run (--devices 1 2 4 "
+                             "plots images/s against devices): N GPUs with --device cuda, or N "
+                             "replicas on the CPU (torch: N gloo processes under torchrun; tf: N "
+                             "logical CPU devices), which share its cores and so test correctness, "
+                             "not speed. The batch stays --batch-size, each replica takes "
+                             "batch/N, which N must divide; learning rates are unchanged. torch "
+                             "runs DistributedDataParallel, tf MirroredStrategy (mode function). "
+                             "Default 1")
+    parser.add_argument("--sync-batchnorm", action="store_true",
+                        help="with --devices N > 1: BatchNorm normalises with the global batch's "
+                             "statistics, all-reduced over the replicas, in both frameworks (then N "
+                             "replicas train as one device would); default: each replica its own "
+                             "slice's, with the moving statistics averaged over replicas")
     parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads per framework; 0: every core (default). More than the "
                              "cores this process may use is allowed, with a warning, since "
@@ -173,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("DIR_A", "DIR_B"),
                         help="write --out/compare-<A>-vs-<B>.md: the speed and loss differences of "
                              "two result folders (two machines, two versions); trains nothing")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="write the run folder (suite.json, each run's config.json) and print the "
+                             "command that trains each run, then stop: for data-parallel runs over "
+                             "several nodes, started on every node by torchrun or with TF_CONFIG "
+                             "(README, data-parallel training); --report-only DIR renders them after")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser
@@ -236,6 +256,21 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                 + (f"-r{repeat}" if args.repeats > 1 else ""))
 
     nudges = (False, True) if args.rounding_control else (False,)
+    device_counts = list(dict.fromkeys(args.devices))
+    check_devices(device_counts, batch_sizes, precisions, device, local=not args.plan_only)
+
+    def modes_for(framework: str, devices: int) -> list[str]:
+        if devices == 1:
+            return modes[framework]
+        if args.modes == [AUTO]:  # the calibration times single devices
+            return [DATA_PARALLEL_DEFAULT_MODES[framework]]
+        chosen = [m for m in modes[framework] if m in DATA_PARALLEL_MODES[framework]]
+        if not chosen:
+            raise UsageError(f"--modes {' '.join(args.modes)} gives {framework} nothing to run with "
+                             f"--devices {devices}; {framework}'s data-parallel modes: "
+                             f"{', '.join(DATA_PARALLEL_MODES[framework])} (tf: no XLA under tf.distribute)")
+        return chosen
+
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
                   epochs=args.epochs or profile.epochs_for(m, SPECS[m].n_critic, b,
@@ -248,10 +283,38 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                   quality_probes=args.quality_probes or profile.quality_probes,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
-                  repeat=r, tag=tag(b, r, s), precision=p, nudged=n)
+                  repeat=r, tag=tag(b, r, s), precision=p, nudged=n, devices=d,
+                  sync_batchnorm=args.sync_batchnorm and d > 1)
         for r in range(1, args.repeats + 1) for s in seeds for m in models for b in batch_sizes
-        for f in frameworks for mode in modes[f] for p in precisions for n in nudges
+        for d in device_counts for f in frameworks for mode in modes_for(f, d) for p in precisions
+        for n in nudges
     ]
+
+
+def check_devices(device_counts: list[int], batch_sizes: list[int], precisions: list[str],
+                  device: str, local: bool = True) -> None:
+    """--devices: every batch splits into equal slices, fp32 only, and on a
+    GPU machine no more replicas than GPUs."""
+    from benchmark.distributed import UsageError as BadSplit, check_batch
+
+    for devices in device_counts:
+        for batch in batch_sizes:
+            try:
+                check_batch(batch, devices)
+            except BadSplit as error:
+                raise UsageError(str(error)) from None
+    if max(device_counts) == 1:
+        return
+    if precisions != ["fp32"]:
+        raise UsageError(f"--devices {' '.join(map(str, device_counts))} with --precision "
+                         f"{' '.join(precisions)}: data-parallel runs are fp32 here (mixed precision "
+                         "under DDP and tf.distribute is not tested); use --precision fp32")
+    if device == "cuda" and local:  # --plan-only: the replicas may span nodes
+        from benchmark.environment import gpu_count
+
+        gpus = gpu_count()
+        if max(device_counts) > gpus:
+            raise UsageError(f"--devices {max(device_counts)}: nvidia-smi finds {gpus} GPU(s) here")
 
 
 def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -> None:
@@ -322,7 +385,9 @@ def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibrati
             "profile": configs[0].profile, "device": configs[0].device,
             "seeds": list(dict.fromkeys(c.seed for c in configs)),
             "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
-            "precisions": list(dict.fromkeys(c.precision for c in configs))}
+            "precisions": list(dict.fromkeys(c.precision for c in configs)),
+            "devices": list(dict.fromkeys(c.devices for c in configs)),
+            "sync_batchnorm": any(c.sync_batchnorm for c in configs)}
 
 
 def prepare_out_dir(out: Path, run_id: str) -> Path:
@@ -459,7 +524,8 @@ def check_free_space(args: argparse.Namespace, configs: list[RunConfig]) -> None
 # Flags that shape what runs; with --resume they must match the original plan.
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
               "--batch-sizes", "--repeats", "--quality-samples", "--quality-probes",
-              "--train-size", "--seed", "--seeds", "--rounding-control", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr")
+              "--train-size", "--seed", "--seeds", "--rounding-control", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr",
+              "--devices", "--sync-batchnorm")
 
 
 def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[RunConfig], dict]:
@@ -518,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
             options = SuiteOptions(command, suite_settings(args, configs, calibration), args.run_timeout,
                                    calibration)
             write_plan(out_dir, configs, options)
+        if args.plan_only:
+            return plan_only(out_dir, configs)
     except UsageError as error:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {error}\n")
 
@@ -537,6 +605,21 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{r['config']['model']}-{r['framework']} ({r['status']})" for r in failed),
               file=sys.stderr)
         return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def plan_only(out_dir: Path, configs: list[RunConfig]) -> int:
+    """--plan-only: each run's folder and config.json, and how to train it."""
+    from benchmark import io
+    from benchmark.distributed import worker_command
+
+    for config in configs:
+        run_dir = out_dir / "runs" / config.name
+        io.write_json(run_dir / "config.json", config.to_dict())
+        print(f"{config.name}: {shlex.join(worker_command(config.framework, config.devices, run_dir))}")
+    print(f"planned {len(configs)} run(s) in {out_dir}; train each with its command (across nodes: "
+          "README, data-parallel training), then: python run_benchmark.py --report-only "
+          f"{out_dir}")
     return EXIT_OK
 
 

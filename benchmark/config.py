@@ -25,6 +25,11 @@ DEFAULT_MODES = {
     "cpu": {"torch": "eager", "tf": "xla"},
     "cuda": {"torch": "eager", "tf": "xla"},
 }
+# --devices N > 1: the modes each framework's data-parallel runner has (tf: one
+# tf.function around the strategy's step, no XLA; tf_impl/distributed.py) and
+# the one `--modes auto` takes there (the calibration times single devices).
+DATA_PARALLEL_MODES = {"torch": ("eager", "compile"), "tf": ("function",)}
+DATA_PARALLEL_DEFAULT_MODES = {"torch": "eager", "tf": "function"}
 
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -110,11 +115,18 @@ class RunConfig:
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
     precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")
     nudged: bool = False  # --rounding-control: one initial weight one ulp up (benchmark.weights.nudged_by_one_ulp)
+    # --devices: data-parallel replicas sharing batch_size (benchmark.distributed); 1 is one device
+    devices: int = 1
+    # --sync-batchnorm: BatchNorm normalises with the global batch's statistics
+    # (all-reduced over replicas) instead of each replica's slice
+    sync_batchnorm: bool = False
 
     @property
     def name(self) -> str:
         suffix = "" if self.precision == "fp32" else f"-{self.precision}"
-        return f"{self.model}-{self.framework}-{self.mode}{suffix}{self.tag}{'-ulp' if self.nudged else ''}"
+        devices = f"-d{self.devices}" if self.devices > 1 else ""
+        return (f"{self.model}-{self.framework}-{self.mode}{suffix}{devices}{self.tag}"
+                f"{'-ulp' if self.nudged else ''}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

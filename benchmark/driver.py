@@ -213,14 +213,15 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             t0 = time.perf_counter()
             losses = runner.train_step(inputs)
             t1 = time.perf_counter()
-            history.append(epoch, losses, t1 - t0, wall_offset + t1 - started - paused, warmup_left > 0)
+            step_s = runner.step_seconds(t1 - t0)  # data-parallel: the slowest replica's
+            history.append(epoch, losses, step_s, wall_offset + t1 - started - paused, warmup_left > 0)
             warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history) - 1}: {losses}"
                 progress.message(f"diverged: {reason}")
                 return outcome("diverged", reason)
             progress.step(len(history) - 1, epoch, config.epochs, step, len(plan), losses,
-                          config.batch_size * spec.n_critic / (t1 - t0))
+                          config.batch_size * spec.n_critic / step_s)
             if on_frame is not None and len(history) % every == 0:
                 on_frame(len(history) - 1, runner.generate(sample_noise, sample_labels))
                 paused += time.perf_counter() - t1
@@ -239,6 +240,8 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
                                "eval_s": time.perf_counter() - scored, **found})
                 progress.quality(len(history) - 1, epoch, step, len(plan), found)
                 paused += time.perf_counter() - scored
+            if len(history) % every == 0 or len(history) in traced or len(history) in probes:
+                paused += _synchronized(runner)
         epoch_ended = time.perf_counter()
         epoch_seconds.append(epoch_ended - epoch_started - (paused - paused_before))  # training only
         reason, samples = non_finite_samples(epoch)
@@ -248,8 +251,18 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
         if checkpoint is not None:
             checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
                                   seeds.noise.bit_generator.state, scores))
-        paused += time.perf_counter() - epoch_ended
+        paused += time.perf_counter() - epoch_ended + _synchronized(runner)
     return outcome("ok")
+
+
+def _synchronized(runner: Runner) -> float:
+    """Seconds spent waiting for every replica process after work that only
+    some of them do (rank 0 alone writes frames, traces, scores and
+    checkpoints). Without it the others would wait inside their next timed
+    step, and the slowest replica's step time would count rank 0's scoring."""
+    waited = time.perf_counter()
+    runner.synchronize()
+    return time.perf_counter() - waited
 
 
 def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int | None]:

@@ -80,6 +80,18 @@ def gpu_description() -> str | None:
     return f"{found[0]} (driver {found[1]})" if found else None
 
 
+def gpu_count() -> int:
+    """GPUs `nvidia-smi` lists (0 without it): the most --devices can use."""
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10,
+                             check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its affinity), else every core."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -17,7 +17,13 @@ RUNNERS: dict[str, str] = {
     "torch": "torch_impl.runner:TorchRunner",
     "tf": "tf_impl.runner:TFRunner",
 }
-assert tuple(RUNNERS) == FRAMEWORKS
+# --devices N > 1: the data-parallel runners (benchmark.distributed): DDP under
+# torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with TF_CONFIG).
+DATA_PARALLEL_RUNNERS: dict[str, str] = {
+    "torch": "torch_impl.distributed:DistributedTorchRunner",
+    "tf": "tf_impl.distributed:MirroredTFRunner",
+}
+assert tuple(RUNNERS) == FRAMEWORKS == tuple(DATA_PARALLEL_RUNNERS)
 
 # Every model is built from its spec by the framework's generic builder, so
 # each framework runs each model; the pairs are listed for discoverability.
@@ -28,10 +34,10 @@ class FrameworkUnavailable(RuntimeError):
     """The framework's package is not importable in this environment."""
 
 
-def runner_class(framework: str) -> type[Runner]:
+def runner_class(framework: str, data_parallel: bool = False) -> type[Runner]:
     if framework not in RUNNERS:
         raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(RUNNERS)}")
-    module_name, class_name = RUNNERS[framework].split(":")
+    module_name, class_name = (DATA_PARALLEL_RUNNERS if data_parallel else RUNNERS)[framework].split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -45,6 +51,7 @@ def runner_class(framework: str) -> type[Runner]:
 
 def create_runner(framework: str, model: str | GANSpec, options: RunnerOptions) -> Runner:
     """The runner for (framework, model); unknown keys raise listing valid ones.
-    `model` may be a spec (a registered one with run-specific overrides)."""
+    `model` may be a spec (a registered one with run-specific overrides).
+    `options.devices` > 1 gives the framework's data-parallel runner."""
     spec = get_spec(model) if isinstance(model, str) else model
-    return runner_class(framework)(spec, options)
+    return runner_class(framework, data_parallel=options.devices > 1)(spec, options)

@@ -61,6 +61,11 @@ class RunnerOptions:
     # forward passes in that type (torch autocast; Keras mixed policies), losses
     # and optimizer state stay float32; "fp16" also scales the losses.
     precision: str = "fp32"
+    # Data-parallel replicas sharing each step's batch (benchmark.distributed);
+    # 1 is the plain single-device runner.
+    devices: int = 1
+    # BatchNorm over the global batch: statistics all-reduced across replicas.
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -101,6 +106,16 @@ class Runner(abc.ABC):
           {"d_loss": mean over the critic updates, "g_loss": ...} as floats; the
           step's work is finished on the device when this returns.
         """
+
+    def step_seconds(self, seconds: float) -> float:
+        """A step's time as the run reports it, given this process's: a
+        data-parallel runner over several processes returns the slowest
+        replica's; one process returns its own."""
+        return seconds
+
+    def synchronize(self) -> None:
+        """Waits until every process of a data-parallel run gets here (a
+        barrier); one process has nothing to wait for."""
 
     @abc.abstractmethod
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:

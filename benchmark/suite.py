@@ -16,13 +16,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark import io
+from benchmark import distributed, io
 from benchmark.config import MNIST_TRAIN_IMAGES, RunConfig
 from benchmark.environment import REPO_ROOT, describe
 
@@ -70,12 +69,15 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     io.write_json(run_dir / "config.json", config.to_dict())
     (run_dir / "result.json").unlink(missing_ok=True)  # a stale failure must not stand
+    for note in run_dir.glob(distributed.RANK_FAILURE.format(rank="*")):
+        note.unlink()
     stderr_path = run_dir / "stderr.log"
     started = time.perf_counter()
     with open(stderr_path, "ab") as stderr:
         status_read, status_write = os.pipe()
         try:
-            code = subprocess.run([sys.executable, "-m", "benchmark.worker", str(run_dir)],
+            # One process, or torchrun with one per device (benchmark.distributed).
+            code = subprocess.run(distributed.worker_command(config.framework, config.devices, run_dir),
                                   cwd=REPO_ROOT, env={**worker_environment(), STATUS_FD_ENV: str(status_write)},
                                   stderr=stderr, timeout=timeout_s, preexec_fn=die_with_parent,
                                   pass_fds=(status_write,)).returncode
@@ -103,6 +105,14 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
                   "model": config.model, "mode": config.mode, "precision": config.precision}
         if disk is not None:
             result["disk_error"] = disk  # run_suite stops on it
+    if result["status"] == "failed" and config.devices > 1 and disk is None:
+        # Name the rank: a rank's death shows in torchrun's summary or its note.
+        try:
+            why = distributed.failure_reason(run_dir, stderr_path.read_text(errors="replace"), config.devices)
+        except OSError:
+            why = None
+        if why and why not in result["reason"]:
+            result["reason"] = f"{why}; {result['reason']}"
     if result["status"] != "ok":
         result["stderr_tail"] = _tail(stderr_path, STDERR_TAIL_LINES)
     result["dir"] = str(run_dir.relative_to(run_dir.parents[1]))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import io
+from benchmark import distributed, io
 from benchmark.config import RunConfig
 from benchmark.data import load_mnist, seeded_subset
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
@@ -40,7 +40,7 @@ from benchmark.quality import QualityProbe
 from benchmark.registry import create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import GANSpec, get_spec
-from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK
+from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK, die_with_parent
 from benchmark.weights import initial_weights, nudged_by_one_ulp
 
 RESULT_SCHEMA_VERSION = 1
@@ -118,12 +118,18 @@ def load_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def run(run_dir: Path) -> dict:
+def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> dict:
+    """Trains the run in RUN_DIR. In a data-parallel run every process trains
+    the same steps on its replicas' slices; only `process.writes` (rank 0)
+    writes files, and the others score nothing (their copies are identical)."""
     config = RunConfig.from_dict(io.read_json(run_dir / "config.json"))
     spec = spec_for(config)
-    progress = Progress(config.name, on_line=lambda line: io.write_json(run_dir / "progress.json", {
-        "line": line, "updated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}),
-        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
+    if process.writes:
+        progress = Progress(config.name, on_line=lambda line: io.write_json(run_dir / "progress.json", {
+            "line": line, "updated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}),
+            tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None)
+    else:
+        progress = Progress(config.name, stream=open(os.devnull, "w"))
 
     images, labels = load_mnist("train", data_dir=config.data_dir)
     if config.train_size is not None:
@@ -133,7 +139,8 @@ def run(run_dir: Path) -> dict:
     built = time.perf_counter()
     runner = create_runner(config.framework, spec,
                            RunnerOptions(device=config.device, mode=config.mode, threads=config.threads,
-                                         precision=config.precision))
+                                         precision=config.precision, devices=config.devices,
+                                         sync_batchnorm=config.sync_batchnorm))
     checkpoint = load_checkpoint(run_dir)
     resume = None
     if checkpoint is not None:
@@ -145,7 +152,8 @@ def run(run_dir: Path) -> dict:
             weights, _ = nudged_by_one_ulp(weights)
         runner.import_weights(weights)
     build_s = time.perf_counter() - built
-    matmul_peak = runner.matmul_gflops()  # before training: the yardstick of this run's share of peak
+    # before training: the yardstick of this run's share of peak (rank 0 reports it)
+    matmul_peak = runner.matmul_gflops() if process.writes else None
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
                      f"epoch(s), batch {config.batch_size}, mode {config.mode}, {config.precision}")
 
@@ -165,14 +173,21 @@ def run(run_dir: Path) -> dict:
         tracer.trace.save(run_dir / TRACE_FILE)
 
     quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir)
-               if config.quality_samples else None)
+               if config.quality_samples and process.writes else None)
+    if not process.writes:
+        # Every process still takes each probe's divergence check (the driver's,
+        # on identical weights), so that all stop at the same step.
+        checkpoint = None
+        quality = unscored if config.quality_samples else None
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume, on_frame=on_frame, quality=quality,
-                        trace=tracer)
-        on_frame(len(outcome.history) - 1, outcome.samples)
+                        checkpoint=checkpoint, resume=resume, on_frame=on_frame if process.writes else None,
+                        quality=quality, trace=tracer if process.writes else None)
     finally:
         progress.close()
+    if not process.writes:
+        return {"status": outcome.status}
+    on_frame(len(outcome.history) - 1, outcome.samples)
     frames.save(run_dir / FRAMES)
     tracer.trace.save(run_dir / TRACE_FILE)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
@@ -195,6 +210,7 @@ def run(run_dir: Path) -> dict:
         "resumed_from_epoch": outcome.resumed_from_epoch,
         "config": config.to_dict(),
         "environment": runner.environment(),
+        "data_parallel": data_parallel(config, process),
         "parameter_counts": runner.parameter_counts(),
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
@@ -214,19 +230,44 @@ def run(run_dir: Path) -> dict:
     }
 
 
+def unscored(runner: Runner) -> dict[str, float]:
+    """A non-writing rank's quality probe: rank 0 scores the same weights."""
+    return dict.fromkeys(("fid", "kid_mean", "precision", "recall"), float("nan"))
+
+
+def data_parallel(config: RunConfig, process: distributed.Process) -> dict | None:
+    """The run's replicas, for the report's scaling section; None on one device."""
+    if config.devices == 1 and process.world == 1:
+        return None
+    replicas = max(config.devices, process.world)
+    return {"replicas": replicas, "processes": process.world, "batch_per_replica": config.batch_size // replicas,
+            "sync_batchnorm": config.sync_batchnorm,
+            # replicas on one CPU share its cores: their timings say nothing about scaling
+            "shared_cpu": config.device == "cpu"}
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m benchmark.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0])
+    process = distributed.this_process()
+    if process.world > 1:
+        # A rank dies with its launcher (torchrun): a killed suite or a run
+        # timeout leaves no rank training or waiting in a collective.
+        die_with_parent()
     try:
-        result = run(run_dir)
-        io.write_json(run_dir / "result.json", result)
+        result = run(run_dir, process)
+        if process.writes:
+            io.write_json(run_dir / "result.json", result)
         return 0 if result["status"] == "ok" else 3
     except Exception as error:  # recorded for the report, then a non-zero exit
-        if io.is_disk_error(error):
+        if io.is_disk_error(error) and process.writes:
             return stopped_by_disk(run_dir, error)
         traceback.print_exc()
+        if not process.writes:
+            distributed.record_rank_failure(run_dir, process.rank, f"{type(error).__name__}: {error}")
+            return 1
         config = io.read_json(run_dir / "config.json")
         try:
             io.write_json(run_dir / "result.json", {

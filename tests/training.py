@@ -13,6 +13,7 @@ import numpy as np
 
 from benchmark.runner import Runner, StepInputs
 from benchmark.specs import GANSpec
+from benchmark.specs.layers import Activation, NetSpec
 from benchmark.weights import initial_weights
 
 
@@ -22,6 +23,25 @@ def frozen_critic(spec: GANSpec) -> GANSpec:
     one pass through the networks from the initial weights, with no update
     whose sign rounding could flip in between (tests/parity/test_parity.py)."""
     return dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=0.0))
+
+
+def float32_constants(spec: GANSpec) -> GANSpec:
+    """`spec` with the constants TensorFlow reads in float32 whatever the
+    model's type (LeakyReLU slopes, learning rates) rounded to float32: what
+    both float32 twins and float64 TensorFlow compute with."""
+    def to_f32(x: float) -> float:
+        return float(np.float32(x))
+
+    def net(n: NetSpec) -> NetSpec:
+        return dataclasses.replace(n, layers=tuple(
+            dataclasses.replace(layer, negative_slope=to_f32(layer.negative_slope))
+            if isinstance(layer, Activation) and layer.kind == "leaky_relu" else layer
+            for layer in n.layers))
+
+    return dataclasses.replace(
+        spec, generator=net(spec.generator), discriminator=net(spec.discriminator),
+        d_optimizer=dataclasses.replace(spec.d_optimizer, lr=to_f32(spec.d_optimizer.lr)),
+        g_optimizer=dataclasses.replace(spec.g_optimizer, lr=to_f32(spec.g_optimizer.lr)))
 
 
 def train_steps(runner: Runner, *, steps: int, batch: int, data: int, weight_seed: int,

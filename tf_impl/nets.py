@@ -31,22 +31,34 @@ class TorchBatchNorm(keras.layers.Layer):
     momentum is PyTorch's (moving = (1 - m) * moving + m * batch). Normalises
     over every axis but the last (channels). Under a mixed policy it computes
     in the variables' float32, as Keras' BatchNormalization does, and returns
-    the input's type."""
+    the input's type.
 
-    def __init__(self, momentum: float, eps: float, **kwargs) -> None:
+    Under tf.distribute (tf_impl/distributed.py) with `synchronized`, training
+    normalises with the global batch's statistics: the per-channel sum, then
+    the sum of squared deviations from the global mean, all-reduced over the
+    replicas (ReplicaContext.all_reduce is differentiable), exactly what
+    torch_impl.distributed.SyncedBatchNorm computes. Without it each replica
+    normalises with its own slice, and the moving statistics are MEAN-aggregated:
+    the mean over replicas of each one's update."""
+
+    def __init__(self, momentum: float, eps: float, synchronized: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.momentum = momentum
         self.eps = eps
+        self.synchronized = synchronized
 
     def build(self, input_shape) -> None:
         channels = (input_shape[-1],)
         # autocast=False: read in the variable type (float32) under a mixed policy too.
         self.gamma = self.add_weight(name="gamma", shape=channels, initializer="ones", autocast=False)
         self.beta = self.add_weight(name="beta", shape=channels, initializer="zeros", autocast=False)
-        self.moving_mean = self.add_weight(name="moving_mean", shape=channels,
-                                           initializer="zeros", trainable=False, autocast=False)
-        self.moving_var = self.add_weight(name="moving_var", shape=channels,
-                                          initializer="ones", trainable=False, autocast=False)
+        # Replicas' updates: synchronized ones are identical (the first is
+        # taken as it is), the others are averaged.
+        aggregation = "only_first_replica" if self.synchronized else "mean"
+        self.moving_mean = self.add_weight(name="moving_mean", shape=channels, initializer="zeros",
+                                           trainable=False, autocast=False, aggregation=aggregation)
+        self.moving_var = self.add_weight(name="moving_var", shape=channels, initializer="ones",
+                                          trainable=False, autocast=False, aggregation=aggregation)
 
     def call(self, x, training=False):
         y = tf.cast(x, self.variable_dtype)  # a no-op unless the policy is mixed
@@ -55,12 +67,28 @@ class TorchBatchNorm(keras.layers.Layer):
                                           self.beta, self.gamma, self.eps)
             return tf.cast(y, x.dtype)
         axes = list(range(len(y.shape) - 1))
+        replicas = tf.distribute.get_replica_context()
+        if self.synchronized and replicas is not None and replicas.num_replicas_in_sync > 1:
+            return tf.cast(self._synchronized(y, axes, replicas), x.dtype)
         mean, var = tf.nn.moments(y, axes)
         n = tf.cast(tf.size(y) // tf.shape(y)[-1], y.dtype)
         m = self.momentum
         self.moving_mean.assign((1.0 - m) * self.moving_mean + m * mean)
         self.moving_var.assign((1.0 - m) * self.moving_var + m * var * n / (n - 1.0))
         return tf.cast(tf.nn.batch_normalization(y, mean, var, self.beta, self.gamma, self.eps), x.dtype)
+
+    def _synchronized(self, y, axes, replicas):
+        """Training over the global batch (class docstring); equal slices."""
+        local = tf.cast(tf.size(y) // tf.shape(y)[-1], y.dtype)
+        n = local * replicas.num_replicas_in_sync
+        total = tf.distribute.ReduceOp.SUM
+        mean = replicas.all_reduce(total, tf.reduce_sum(y, axes)) / n  # (C,)
+        centered = y - mean
+        var = replicas.all_reduce(total, tf.reduce_sum(tf.square(centered), axes)) / n  # biased
+        m = self.momentum
+        self.moving_mean.assign((1.0 - m) * self.moving_mean + m * mean)
+        self.moving_var.assign((1.0 - m) * self.moving_var + m * var * n / (n - 1.0))
+        return centered * tf.math.rsqrt(var + self.eps) * self.gamma + self.beta
 
 
 def _normalize(x: tf.Tensor) -> tf.Tensor:
@@ -88,10 +116,12 @@ class SpectralNorm:
 
     def _add_vectors(self, out: int, fan_in: int) -> None:
         # Placeholders: `import_weights` sets the canonical u, v.
+        # Under tf.distribute every replica computes the same u, v from the
+        # same weights: the first replica's update stands for all.
         self.sn_u = self.add_weight(name="sn_u", shape=(out,), initializer="random_normal",
-                                    trainable=False)
+                                    trainable=False, aggregation="only_first_replica")
         self.sn_v = self.add_weight(name="sn_v", shape=(fan_in,), initializer="random_normal",
-                                    trainable=False)
+                                    trainable=False, aggregation="only_first_replica")
 
     def kernel_matrix(self) -> tf.Tensor:
         """(fan_in, out): the transpose of the canonical (out, fan_in) matrix."""
@@ -202,9 +232,9 @@ class Network(keras.Model):
     """The spec's layers in order; `labels` (B,) reach the LabelConcat layers
     of a conditional network and are ignored by others."""
 
-    def __init__(self, net: NetSpec, dtype: str) -> None:
+    def __init__(self, net: NetSpec, dtype: str, sync_batchnorm: bool = False) -> None:
         super().__init__(name=net.name, dtype=dtype)
-        self.stack = [k for layer in net.layers for k in build_layers(layer, dtype)]
+        self.stack = [k for layer in net.layers for k in build_layers(layer, dtype, sync_batchnorm)]
 
     def call(self, x, labels=None, training=False):
         for layer in self.stack:
@@ -226,15 +256,16 @@ def keras_padding(kernel: int, stride: int, padding: int) -> str | None:
     return None
 
 
-def build_layers(layer: Layer, dtype: str) -> list[keras.layers.Layer]:
-    """The Keras layers for one spec layer (a few need explicit padding around them)."""
+def build_layers(layer: Layer, dtype: str, sync_batchnorm: bool = False) -> list[keras.layers.Layer]:
+    """The Keras layers for one spec layer (a few need explicit padding around
+    them); `sync_batchnorm`: BatchNorm over the global batch under tf.distribute."""
     if isinstance(layer, Dense):
         cls = SNDense if layer.spectral_norm else keras.layers.Dense
         return [cls(layer.out_features, use_bias=layer.bias, name=layer.name, dtype=dtype)]
     if isinstance(layer, (Conv2d, ConvTranspose2d)):
         return _conv_layers(layer, dtype)
     if isinstance(layer, BatchNorm):
-        return [TorchBatchNorm(layer.momentum, layer.eps, name=layer.name, dtype=dtype)]
+        return [TorchBatchNorm(layer.momentum, layer.eps, sync_batchnorm, name=layer.name, dtype=dtype)]
     if isinstance(layer, Activation):
         return [{
             "relu": lambda: keras.layers.ReLU(dtype=dtype),
@@ -275,10 +306,11 @@ def _conv_layers(layer: Conv2d | ConvTranspose2d, dtype: str) -> list[keras.laye
     return [conv, keras.layers.Cropping2D(((p, bottom), (p, bottom)), dtype=dtype)]
 
 
-def build_network(net: NetSpec, dtype: str = "float32") -> Network:
+def build_network(net: NetSpec, dtype: str = "float32", sync_batchnorm: bool = False) -> Network:
     """The network, its variables created (by one inference pass on zeros).
-    `dtype`: a dtype policy name (module docstring)."""
-    model = Network(net, dtype)
+    `dtype`: a dtype policy name (module docstring); `sync_batchnorm`:
+    `TorchBatchNorm`'s synchronized mode."""
+    model = Network(net, dtype, sync_batchnorm)
     zeros = np.zeros((1, *net.input_shape), keras.DTypePolicy(dtype).variable_dtype)
     model(zeros, np.zeros((1,), np.int64), training=False)
     return model

@@ -49,9 +49,9 @@ class TFRunner(Runner):
         # Per-layer policies, not keras' process-wide one: nothing else changes.
         policy = POLICIES.get(options.precision, options.dtype)
         loss_scale = options.precision == "fp16"
-        with tf.device(self.device):
-            self.generator = build_network(spec.generator, policy)
-            self.discriminator = build_network(spec.discriminator, policy)
+        with self._scope():
+            self.generator = build_network(spec.generator, policy, options.sync_batchnorm)
+            self.discriminator = build_network(spec.discriminator, policy, options.sync_batchnorm)
             self.g_optimizer = build_optimizer(spec.g_optimizer, loss_scale)
             self.d_optimizer = build_optimizer(spec.d_optimizer, loss_scale)
             # Build the optimizer slots now: `load` assigns into them, and a
@@ -67,10 +67,15 @@ class TFRunner(Runner):
             self._step = tf.function(self._train_step, jit_compile=options.mode == "xla",
                                      reduce_retracing=True)
 
+    def _scope(self):
+        """Where variables are created: this runner's device (the data-parallel
+        runner: its strategy's scope)."""
+        return tf.device(self.device)
+
     def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
         # Non-trainable Variables: tf.function captures them by reference,
         # where a constant would be copied into every traced graph.
-        with tf.device(self.device):
+        with self._scope():
             self.images = tf.Variable(np.asarray(images, self.options.dtype), trainable=False)
             self.labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
 
@@ -92,44 +97,58 @@ class TFRunner(Runner):
 
     def _train_step(self, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
                     mix: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
-        conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
-        if not conditional:  # unconditional models ignore labels
-            fake_labels = [None] * (self.spec.n_critic + 1)
-
-        # (1) Update D n_critic times: minimise loss.d(D(x), D(G(z))) [+ penalty].
-        # D sees real, then fake, then interpolates, in both twins: each
-        # training pass advances spectral norm's power iteration.
+        # (1) Update D n_critic times, (2) update G.
         d_losses = []
         for k in range(self.spec.n_critic):
-            real = tf.gather(self.images, indices[k])  # (B, H, W, C)
-            real_labels = tf.gather(self.labels, indices[k]) if conditional else None
-            fake = self._generate(noise[k], fake_labels[k], training=True)
-            with tf.GradientTape() as tape:
-                d_loss = self.loss.d(self._discriminate(real, real_labels, training=True),
-                                     self._discriminate(fake, fake_labels[k], training=True))
-                if penalty is not None:
-                    # Interpolates are read with the real images' labels.
-                    def critic(x):
-                        return self._discriminate(x, real_labels, training=True)
-                    d_loss += penalty * gradient_penalty(critic, real, fake, mix[k])
-                # fp16: the LossScaleOptimizer's scale; otherwise the loss itself.
-                scaled = self.d_optimizer.scale_loss(d_loss)
-            # A LossScaleOptimizer unscales, and skips the step on inf/NaN gradients.
-            self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
-            if self.spec.clip_value is not None:
-                for v in d_vars:
-                    v.assign(tf.clip_by_value(v, -self.spec.clip_value, self.spec.clip_value))
-            d_losses.append(d_loss)
+            d_losses.append(self._critic_update(k, indices, noise, fake_labels, mix))
+            self._clip_critic()
+        return tf.reduce_mean(tf.stack(d_losses)), self._generator_update(noise, fake_labels)
 
-        # (2) Update G: minimise loss.g(D(G(z))).
+    def _gradient_loss(self, loss: tf.Tensor) -> tf.Tensor:
+        """The loss whose gradient an update applies (the data-parallel runner
+        divides it by the replicas, since Keras sums replicas' gradients)."""
+        return loss
+
+    def _critic_update(self, k: int, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
+                       mix: tf.Tensor) -> tf.Tensor:
+        """D's k-th update of a step: minimise loss.d(D(x), D(G(z))) [+ penalty].
+        D sees real, then fake, then interpolates, in both twins: each training
+        pass advances spectral norm's power iteration. Returns the batch's D loss."""
+        d_vars = self.discriminator.trainable_variables
+        conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
+        labels = fake_labels[k] if conditional else None  # unconditional models ignore labels
+        real = tf.gather(self.images, indices[k])  # (B, H, W, C)
+        real_labels = tf.gather(self.labels, indices[k]) if conditional else None
+        fake = self._generate(noise[k], labels, training=True)
         with tf.GradientTape() as tape:
-            fake = self._generate(noise[-1], fake_labels[-1], training=True)
-            g_loss = self.loss.g(self._discriminate(fake, fake_labels[-1], training=True))
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            d_loss = self.loss.d(self._discriminate(real, real_labels, training=True),
+                                 self._discriminate(fake, labels, training=True))
+            if penalty is not None:
+                # Interpolates are read with the real images' labels.
+                def critic(x):
+                    return self._discriminate(x, real_labels, training=True)
+                d_loss += penalty * gradient_penalty(critic, real, fake, mix[k])
+            # fp16: the LossScaleOptimizer's scale; otherwise the loss itself.
+            scaled = self.d_optimizer.scale_loss(self._gradient_loss(d_loss))
+        # A LossScaleOptimizer unscales, and skips the step on inf/NaN gradients.
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, d_vars), d_vars))
+        return d_loss
+
+    def _clip_critic(self) -> None:
+        if self.spec.clip_value is not None:
+            for v in self.discriminator.trainable_variables:
+                v.assign(tf.clip_by_value(v, -self.spec.clip_value, self.spec.clip_value))
+
+    def _generator_update(self, noise: tf.Tensor, fake_labels: tf.Tensor) -> tf.Tensor:
+        """G's update: minimise loss.g(D(G(z))). Returns the batch's G loss."""
+        g_vars = self.generator.trainable_variables
+        labels = fake_labels[-1] if self.spec.conditional else None
+        with tf.GradientTape() as tape:
+            fake = self._generate(noise[-1], labels, training=True)
+            g_loss = self.loss.g(self._discriminate(fake, labels, training=True))
+            scaled = self.g_optimizer.scale_loss(self._gradient_loss(g_loss))
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, g_vars), g_vars))
-        return tf.reduce_mean(tf.stack(d_losses)), g_loss
+        return g_loss
 
     def _labels(self, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
         if not self.spec.conditional:

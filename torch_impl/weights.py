@@ -63,8 +63,10 @@ def _tensors(net: NetSpec, model: nn.Module):
 
 
 def export_network(net: NetSpec, model: nn.Module) -> Weights:
+    """Copies, never views: a CPU tensor's .numpy() shares its memory, and a
+    later step would change an exported BatchNorm statistic under its reader."""
     return {
-        key: np.ascontiguousarray(_from_torch(layer, key, t.detach().cpu().numpy()))
+        key: np.array(_from_torch(layer, key, t.detach().cpu().numpy()), order="C")
         for layer, key, t in _tensors(net, model)
     }
 

@@ -121,8 +121,8 @@ def throughput_figure(title: str, bars: Mapping[str, Throughput], colors: Mappin
 
 
 def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float, float, float]]],
-                       colors: Mapping[str, str]) -> Figure:
-    """Images/s against batch size, one line per (framework, mode)."""
+                       colors: Mapping[str, str], against: str = "batch size") -> Figure:
+    """Images/s against batch size (or `against`: "devices"), one line per (framework, mode)."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(6.5, 4.0), layout="constrained")
         ax = figure.subplots()
@@ -131,11 +131,11 @@ def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float
             ax.errorbar(batch, median, yerr=[median - low, high - median], marker="o", capsize=4,
                         color=colors.get(label), label=label)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("batch size")
+        ax.set_xlabel(against)
         ax.set_ylabel("images/s (median, p10–p90)")
         ax.grid(alpha=0.3)
         ax.legend()
-        figure.suptitle(f"{title}: throughput against batch size")
+        figure.suptitle(f"{title}: throughput against {against}")
     return figure
 
 

@@ -25,13 +25,16 @@ from benchmark.report.seeds import PairedVerdict
 from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
+from benchmark.report.scaling import scaling_lines, scaling_section
 from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
                                      contenders, fmt_duration, matmul_peaks, model_table,
                                      model_title, modes_sentence, precision_note, primary_batch_size, quality_table,
                                      runs_csv, summary_table, unlearned_note)
 
-# model -> the Markdown image links of its figures (paths relative to RUN_DIR)
+# model -> the Markdown image links of its figures (paths relative to RUN_DIR);
+# SCALING -> those of the data-parallel section
 FigureLinks = dict[str, list[str]]
+SCALING = "--devices"
 
 
 def render_report(run_dir: Path) -> Path:
@@ -65,10 +68,16 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/throughput_{_slug(model)}.png"
             save_png(throughput_figure(title, bars, colors), run_dir / path)
             links[model].append(f"![{title} throughput]({path})")
-        if len({c.batch_size for c in speed}) > 1:
+        scaling = scaling_lines(runs)
+        if scaling:  # --devices 1 2 ...: images/s against replicas
+            path = f"figures/scaling_{_slug(model)}.png"
+            save_png(batch_sweep_figure(title, scaling, {}, against="devices"), run_dir / path)
+            links.setdefault(SCALING, []).append(f"![{title} throughput against devices]({path})")
+        if len({c.batch_size for c in speed if c.runs[0].devices == 1}) > 1:
             lines: dict[str, list] = {}
             for c in speed:
-                lines.setdefault(c.label, []).append((c.batch_size, *c.throughput()[:3]))
+                if c.runs[0].devices == 1:
+                    lines.setdefault(c.label, []).append((c.batch_size, *c.throughput()[:3]))
             path = f"figures/batch_sweep_{_slug(model)}.png"
             save_png(batch_sweep_figure(title, lines, colors), run_dir / path)
             links[model].append(f"![{title} throughput against batch size]({path})")
@@ -114,6 +123,7 @@ def report_markdown(suite: Suite, figures: FigureLinks) -> str:
         header_section(suite),
         summary_section(suite, verdicts),
         calibration_section(suite),
+        scaling_section(suite, figures.get(SCALING, [])),
         *(model_section(suite, model, figures.get(model, []), verdicts.get(model)) for model in suite.models),
         failed_section(suite.runs),
         environment_section(suite),

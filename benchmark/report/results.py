@@ -52,10 +52,17 @@ class Run:
         return str(self.result.get("precision") or self.config.get("precision") or "fp32")
 
     @property
+    def devices(self) -> int:
+        """Data-parallel replicas (--devices); 1 for a single device and older results."""
+        return int(self.config.get("devices") or 1)
+
+    @property
     def mode_label(self) -> str:
-        """The mode, with the precision when it is not fp32, and the rounding
-        control's mark: "xla", "xla bf16", "xla +1 ulp"."""
+        """The mode, with the precision when it is not fp32, the replicas when
+        more than one, and the rounding control's mark: "xla", "xla bf16",
+        "function ×2", "xla +1 ulp"."""
         label = self.mode if self.precision == "fp32" else f"{self.mode} {self.precision}"
+        label += f" ×{self.devices}" if self.devices > 1 else ""
         return label + (" +1 ulp" if self.nudged else "")
 
     @property
@@ -131,10 +138,10 @@ class Run:
         return times[~warm]
 
     @property
-    def group(self) -> tuple[str, str, str, int, str]:
-        """(model, framework, mode, batch size, precision): repeats of a group are pooled."""
+    def group(self) -> tuple[str, str, str, int, str, int]:
+        """(model, framework, mode, batch size, precision, devices): repeats of a group are pooled."""
         return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0),
-                self.precision)
+                self.precision, self.devices)
 
     def frames(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(steps (K,), uint8 sample grids (K, N, H, W, C)) through training."""
@@ -198,7 +205,7 @@ def load_suite(run_dir: Path) -> Suite:
     models = _ordered(settings.get("models") or [], (run.model for run in runs))
     frameworks = _ordered(settings.get("frameworks") or [], (run.framework for run in runs))
     runs.sort(key=lambda run: (models.index(run.model), frameworks.index(run.framework), run.mode,
-                               _precision_order(run.precision)))
+                               _precision_order(run.precision), run.devices))
     return Suite(summary, tuple(runs), models, frameworks)
 
 

@@ -164,9 +164,12 @@ def contenders(runs: Sequence[Run]) -> list[Contender]:
 
 
 def compare(runs: Sequence[Run], model: str) -> Comparison:
+    """At the primary batch size and, in a --devices sweep, at the most
+    replicas (benchmark.report.scaling has the others)."""
     batch = primary_batch_size(runs)
+    devices = max((run.devices for run in runs), default=1)
     best: dict[str, Contender] = {}
-    for contender in contenders([run for run in runs if run.group[3] == batch]):
+    for contender in contenders([run for run in runs if run.group[3] == batch and run.devices == devices]):
         best.setdefault(contender.framework, contender)
     leaders = tuple(best.values())
     interval = (bootstrap_speed_ratio(leaders[0].steps, leaders[1].steps)
@@ -213,10 +216,10 @@ def precision_note(runs: Sequence[Run]) -> str | None:
     0.93x (slower than fp32)". Most CPUs have no fast low-precision arithmetic."""
     by_group = {c.runs[0].group: c for c in contenders(runs)}
     found = []
-    for (model, framework, mode, batch, precision), contender in by_group.items():
+    for (model, framework, mode, batch, precision, devices), contender in by_group.items():
         if precision == "fp32":
             continue
-        base = by_group.get((model, framework, mode, batch, "fp32"))
+        base = by_group.get((model, framework, mode, batch, "fp32", devices))
         if base is not None:
             ratio = contender.rate / base.rate
             found.append(f"{framework} {mode} {precision} {ratio:.2f}x its fp32 images/s"

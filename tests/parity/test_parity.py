@@ -76,10 +76,10 @@ import pytest
 
 from benchmark.runner import RunnerOptions, StepInputs
 from benchmark.specs import SPECS, GANSpec
-from benchmark.specs.layers import Activation, NetSpec
+from benchmark.specs.layers import NetSpec
 from benchmark.weights import canonical_specs, initial_weights
 from tests.parity.rounding import ELEMENTWISE_TERMS, rounding_budget
-from tests.training import frozen_critic
+from tests.training import float32_constants, frozen_critic
 
 torch = pytest.importorskip("torch")
 torch_runner = pytest.importorskip("torch_impl.runner")
@@ -101,25 +101,6 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     relative error is meaningless (values crossing zero)."""
     scale = max(float(np.max(np.abs(expected))), 1e-12)
     return float(np.max(np.abs(actual - expected))) / scale
-
-
-def float32_constants(spec: GANSpec) -> GANSpec:
-    """`spec` with the constants TensorFlow reads in float32 whatever the
-    model's type (LeakyReLU slopes, learning rates) rounded to float32: what
-    both float32 twins and float64 TensorFlow compute with."""
-    def to_f32(x: float) -> float:
-        return float(np.float32(x))
-
-    def net(n: NetSpec) -> NetSpec:
-        return dataclasses.replace(n, layers=tuple(
-            dataclasses.replace(layer, negative_slope=to_f32(layer.negative_slope))
-            if isinstance(layer, Activation) and layer.kind == "leaky_relu" else layer
-            for layer in n.layers))
-
-    return dataclasses.replace(
-        spec, generator=net(spec.generator), discriminator=net(spec.discriminator),
-        d_optimizer=dataclasses.replace(spec.d_optimizer, lr=to_f32(spec.d_optimizer.lr)),
-        g_optimizer=dataclasses.replace(spec.g_optimizer, lr=to_f32(spec.g_optimizer.lr)))
 
 
 # name -> (runner class, whether PyTorch gets TF's float32 constants, dtype).
