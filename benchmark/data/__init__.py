@@ -4,7 +4,7 @@ MNIST, Fashion-MNIST, CIFAR-10 and any folder of images (``load_dataset``)."""
 from benchmark.data.datasets import DATASETS, DatasetRef, image_shape, load_dataset, load_pixels, parse_dataset
 from benchmark.data.errors import DatasetError, DatasetNotFoundError
 from benchmark.data.folder import UnreadableImagesWarning
-from benchmark.data.mnist import MNISTError, MNISTNotFoundError, load_mnist, seeded_subset
+from benchmark.data.mnist import MNISTError, MNISTNotFoundError, load_mnist, seeded_subset, subset_indices
 
 __all__ = [
     "DATASETS",
@@ -20,4 +20,5 @@ __all__ = [
     "load_pixels",
     "parse_dataset",
     "seeded_subset",
+    "subset_indices",
 ]

@@ -106,12 +106,20 @@ def seeded_subset(
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} vs {len(labels)}")
+    indices = subset_indices(len(images), n, seed)
+    if indices is None:
+        return images, labels
+    return images[indices], labels[indices]
+
+
+def subset_indices(total: int, n: int, seed: int) -> np.ndarray | None:
+    """The rows ``seeded_subset`` picks from ``total`` examples; None when
+    ``n`` covers them all. A native input pipeline reads these rows of its own data set."""
     if n <= 0:
         raise ValueError(f"subset size must be positive, got n={n}")
-    if n >= len(images):
-        return images, labels
-    indices = np.random.default_rng(seed).choice(len(images), size=n, replace=False)
-    return images[indices], labels[indices]
+    if n >= total:
+        return None
+    return np.random.default_rng(seed).choice(total, size=n, replace=False)
 
 
 # --- the IDX machinery under MNIST's names (benchmark.data.idx) ------------------------

@@ -33,3 +33,11 @@ def test_a_uint8_frame_tiles_to_its_own_pixels_with_white_gutters() -> None:
     grid = tile_uint8(frame.astype(np.uint8))
     assert grid.dtype == np.uint8 and grid.shape == (2 * 30 + 2, 2 * 30 + 2)
     assert (grid[2:30, 32:60] == frame[1, ..., 0]).all() and (grid[30:32] == 255).all()
+
+
+def test_rgb_samples_tile_in_colour_and_grey_ones_stay_grey() -> None:
+    frame = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    grid = tile_uint8(frame)
+    assert grid.shape == (2 * 18 + 2, 2 * 18 + 2, 3)
+    assert (grid[2:18, 20:36] == frame[1]).all() and (grid[18:20] == 255).all()
+    assert tile_uint8(frame[..., :1]).ndim == 2
