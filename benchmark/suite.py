@@ -238,7 +238,7 @@ def run_bytes(config: RunConfig) -> tuple[int, int, int]:
             size = 4 * math.prod(parameter.shape)  # float32
             checkpoint += size * (1 + (OPTIMIZER_SLOTS.get(optimizer.name, 2) if parameter.trainable else 0))
     steps = total_steps(config, spec, min(config.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES))
-    grid = config.sample_count * 28 * 28  # one uint8 sample grid
+    grid = config.sample_count * math.prod(spec.image_shape)  # one uint8 sample grid
     frames = min(FRAMES_KEPT, steps + 1)
     tensorboard = steps * TENSORBOARD_STEP_BYTES + frames * TENSORBOARD_GRID_FACTOR * grid
     final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * frames * grid + steps * STEP_BYTES
