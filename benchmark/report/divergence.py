@@ -76,7 +76,7 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
                      *([MISSING if d.same_digit is None else f"{100 * d.same_digit[-1]:.1f}%"] if digits else [])])
     table = markdown_table(["Pair", "Seed", "G apart after step 1", "Steps to 1% apart", "Steps to 10% apart",
                             "G apart at the end", "D apart at the end", *(["Same digit at the end"] if digits else [])],
-                           rows, "llrrrrrr")
+                           rows, "llrrrrr" + ("r" if digits else ""))
     # The frameworks' twins import the same canonical weights: any distance at
     # step 0 is a bug in an import or export, not rounding.
     start = [float(p.divergence.distance["generator"][0] + p.divergence.distance["discriminator"][0])

@@ -77,6 +77,8 @@ def test_each_data_set_trains_in_both_frameworks(tmp_path: Path, sources: dict, 
     report = (out / key / "report.md").read_text()
     assert f"data **{results['suite']['dataset']}**" in report
     assert f"input pipeline **{', '.join(pipelines)}**" in report and "Loader alone img/s" in report
+    if "device" in pipelines:  # the summary says whether each framework waited for its loader
+        assert "*Input pipelines*" in report and "of the time: the loader" in report
     if key == "folder":  # scored on Inception, whose weights this machine lacks: said, not crashed
         assert runs["dcgan-torch-eager"]["quality"]["inception_reason"]
         assert "Inception-v3 weights for FID and KID were missing" in report
