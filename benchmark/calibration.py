@@ -54,11 +54,22 @@ class Target:
     batch_size: int
     device: str
     threads: int
+    dataset: str = "mnist"  # the suite's data: its image shape picks the networks
+    image_size: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        from benchmark.data import image_shape
+
+        return image_shape(self.dataset, self.image_size)
 
     @property
     def key(self) -> str:
+        """The cache's key: a step's time depends on the networks, so on the
+        images' shape, not on which data set has it (MNIST's keys have none)."""
+        shape = "" if self.shape == (28, 28, 1) else "/" + "x".join(map(str, self.shape))
         return (f"{self.framework}/{self.model}/{self.precision}/b{self.batch_size}/"
-                f"{self.device}/t{self.threads}")
+                f"{self.device}/t{self.threads}{shape}")
 
 
 def targets_of(configs: list[RunConfig]) -> list[Target]:
@@ -69,7 +80,8 @@ def targets_of(configs: list[RunConfig]) -> list[Target]:
     for c in configs:
         if c.mode == AUTO and len(MODES[c.framework]) > 1:
             found.setdefault((c.framework, c.model, c.precision),
-                             Target(c.framework, c.model, c.precision, c.batch_size, c.device, c.threads))
+                             Target(c.framework, c.model, c.precision, c.batch_size, c.device, c.threads,
+                                    c.dataset, c.image_size))
     return list(found.values())
 
 
@@ -212,10 +224,11 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
     MAX_STEPS / ROUNDS steps per mode, as many as SECONDS_PER_MODE allows."""
     from benchmark.registry import create_runner
     from benchmark.runner import RunnerOptions, StepInputs
-    from benchmark.specs import get_spec
+    from benchmark.data import parse_dataset
+    from benchmark.specs import spec_for_image
     from benchmark.weights import initial_weights
 
-    spec = get_spec(target.model)
+    spec = spec_for_image(target.model, target.shape, num_classes=parse_dataset(target.dataset).num_classes or 10)
     rng = np.random.default_rng(0)
     per_step = target.batch_size * spec.n_critic
 
@@ -259,16 +272,19 @@ def _main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m benchmark.calibration REQUEST.json RESULT.json", file=sys.stderr)
         return 2
-    from benchmark.data import load_mnist, seeded_subset
+    from benchmark.data import load_dataset, seeded_subset
 
     request = io.read_json(Path(argv[0]))
-    images, labels = load_mnist("train", data_dir=request["data_dir"])
-    # Enough distinct images for every timed batch; the data set's size does not change a step's time.
-    images, labels = seeded_subset(images, labels, 8192, seed=0)
-    out = {}
+    out, loaded = {}, {}
     for values in request["targets"]:
         target = Target(**values)
-        out[target.key] = {"modes": measure(target, images, labels)}
+        data = (target.dataset, target.image_size)
+        if data not in loaded:
+            images, labels = load_dataset(target.dataset, "train", request["data_dir"], target.image_size)
+            labels = np.zeros(len(images), np.int64) if labels is None else labels  # a folder has none
+            # Enough distinct images for every timed batch; the data set's size does not change a step's time.
+            loaded[data] = seeded_subset(images, labels, 8192, seed=0)
+        out[target.key] = {"modes": measure(target, *loaded[data])}
         print(f"calibrated {target.key}: " + ", ".join(
             f"{m} {_rate(r)}" for m, r in out[target.key]["modes"].items()), file=sys.stderr, flush=True)
     io.write_json(Path(argv[1]), out)

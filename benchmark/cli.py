@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import os
 import re
@@ -17,8 +18,9 @@ from pathlib import Path
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
 from benchmark.config import (
-    DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_FRAMEWORKS, DEFAULT_MODES, FRAMEWORK_PACKAGES,
-    FRAMEWORKS, MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig,
+    DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_DATASET, DEFAULT_FRAMEWORKS, DEFAULT_MODES,
+    FRAMEWORK_PACKAGES, FRAMEWORKS, INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES, INPUT_PIPELINES,
+    MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig,
 )
 from benchmark.specs import SPECS
 
@@ -148,9 +150,29 @@ def build_parser() -> argparse.ArgumentParser:
                              "fixes the initial weights, data order and noise in each): one number N "
                              "gives seeds 0..N-1, several give those seeds (--seeds 3 7 11); the report "
                              "then compares sample quality seed by seed")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, metavar="NAME",
+                        help="the training data: mnist (default), fashion_mnist, cifar10, or folder:PATH, "
+                             "every JPEG and PNG under PATH, center-cropped and resized to --image-size "
+                             "RGB (README, 'Your own images'). Models get the networks for the data's "
+                             "size: MNIST's for 28x28x1, the DCGAN paper's for 16 to 128 square. "
+                             "Sample quality: the MNIST classifier on mnist; FID and KID on Inception-v3 "
+                             f"elsewhere (on a CPU by default {INCEPTION_CPU_SAMPLES} samples, "
+                             "scored once at the end: Inception is slow there)")
+    parser.add_argument("--image-size", type=positive_int, metavar="N",
+                        help="with --dataset folder:PATH: the images' side in pixels (default 64); the "
+                             "other data sets have their own size")
+    parser.add_argument("--input-pipeline", nargs="+", choices=INPUT_PIPELINES, default=["device"],
+                        metavar="P",
+                        help="how real images reach the step, each a separate run: device (default: the "
+                             "data set held on the device, each batch gathered by index inside the "
+                             "step) or native (the framework's own loader: torchvision and a "
+                             "DataLoader with worker processes; tensorflow-datasets and tf.data with "
+                             "prefetch), named ...-native. Both give the same batches in the same "
+                             "order; the report times the loader apart from the step")
     parser.add_argument("--data-dir", type=Path,
-                        help="folder with the four MNIST IDX files (.gz or raw); default: "
-                             "$GANBENCH_DATA_DIR, ./data/mnist, the user cache, else download")
+                        help="folder with the data set's files (MNIST: the four IDX files, .gz or raw); "
+                             "default: the data set's environment variable ($GANBENCH_DATA_DIR for "
+                             "MNIST), ./data/<name>, the user cache, else download. Not for folder:PATH")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="where run folders are created (default: reports/)")
     parser.add_argument("--run-id", type=folder_name,
@@ -241,10 +263,18 @@ def seeds_of(args: argparse.Namespace) -> list[int]:
     return list(args.seeds)
 
 
-def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
-    """One RunConfig per (repeat, model, batch size, framework, mode, precision), repeats
-    outermost so that a slow drift of the machine hits every configuration alike."""
+def plan_runs(args: argparse.Namespace, device: str, n_images: int = MNIST_TRAIN_IMAGES) -> list[RunConfig]:
+    """One RunConfig per (repeat, model, batch size, framework, mode, precision,
+    input pipeline), repeats outermost so that a slow drift of the machine hits
+    every configuration alike. `n_images`: the data set's training images."""
     profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
+    quality_samples = profile.quality_samples if args.quality_samples is None else args.quality_samples
+    quality_probes = args.quality_probes or profile.quality_probes
+    if args.dataset != DEFAULT_DATASET and device == "cpu":  # Inception on a CPU: INCEPTION_CPU_SAMPLES
+        if args.quality_samples is None:
+            quality_samples = min(quality_samples, INCEPTION_CPU_SAMPLES)
+        if args.quality_probes is None:
+            quality_probes = INCEPTION_CPU_PROBES
     models = list(SPECS) if "all" in args.models else list(dict.fromkeys(args.models))
     frameworks = list(dict.fromkeys(args.frameworks))
     modes = resolve_modes(frameworks, args.modes, device, profile.calibrate)
@@ -260,7 +290,13 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
                 + (f"-r{repeat}" if args.repeats > 1 else ""))
 
     nudges = (False, True) if args.rounding_control else (False,)
+    pipelines = list(dict.fromkeys(args.input_pipeline))
+    dataset = dataset_name(args.dataset)
     device_counts = list(dict.fromkeys(args.devices))
+    if max(device_counts) > 1 and "native" in pipelines:
+        raise UsageError(f"--input-pipeline native with --devices {' '.join(map(str, device_counts))}: "
+                         "the native pipelines feed one device here (each replica's slice would need "
+                         "a sharded loader); use --input-pipeline device for data-parallel runs")
     check_devices(device_counts, batch_sizes, precisions, device, local=not args.plan_only)
 
     def modes_for(framework: str, devices: int) -> list[str]:
@@ -281,20 +317,19 @@ def plan_runs(args: argparse.Namespace, device: str) -> list[RunConfig]:
     return [
         RunConfig(framework=f, model=m, mode=mode, device=device, profile=profile.name,
                   epochs=args.epochs or profile.epochs_for(m, SPECS[m].n_critic, b,
-                                                           args.train_size or profile.train_size),
+                                                           args.train_size or profile.train_size, n_images),
                   batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=s, threads=args.threads,
-                  quality_samples=(profile.quality_samples if args.quality_samples is None
-                                   else args.quality_samples),
-                  quality_probes=args.quality_probes or profile.quality_probes,
+                  quality_samples=quality_samples, quality_probes=quality_probes,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
                   repeat=r, tag=tag(b, r, s), precision=p, nudged=n, devices=d,
-                  sync_batchnorm=args.sync_batchnorm and d > 1)
+                  sync_batchnorm=args.sync_batchnorm and d > 1, dataset=dataset,
+                  image_size=args.image_size, input_pipeline=i)
         for r in range(1, args.repeats + 1) for s in seeds for m in models for b in batch_sizes
         for d in device_counts for f in frameworks for mode in modes_for(f, d) for p in precisions
-        for n in nudges
+        for i in pipelines for n in nudges
     ]
 
 
@@ -324,32 +359,72 @@ def check_devices(device_counts: list[int], batch_sizes: list[int], precisions: 
             raise UsageError(f"--devices {max(device_counts)}: nvidia-smi finds {gpus} GPU(s) here")
 
 
-def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -> None:
-    """Computes (once; then cached on disk) the real-data statistics that every
-    worker's quality scores compare against, so no run pays for it."""
-    if any(c.quality_samples for c in configs):
+def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -> str | None:
+    """Before any run: MNIST's real-data statistics, computed once (then cached
+    on disk) so that no run pays for them; on other data, the Inception
+    weights, looked for and downloaded once where the network allows.
+    Returns why FID/KID on Inception cannot be computed, or None."""
+    if not any(c.quality_samples for c in configs):
+        return None
+    if configs[0].dataset == DEFAULT_DATASET:
         from benchmark.metrics import reference_stats
 
         reference_stats(data_dir)
+        return None
+    from benchmark.metrics.inception import InceptionWeightsError, find_weights
+
+    try:
+        find_weights()
+    except InceptionWeightsError as error:
+        print(f"warning: no FID or KID on {configs[0].dataset}: {error} Every run reports the rest, "
+              "and the report says that Inception's weights were missing.", file=sys.stderr)
+        return str(error)
+    return None
 
 
-def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
-    """Loads MNIST once here (seconds), so a missing or corrupt file fails
-    before any worker starts, checks a step fits in the training set, and
-    warns of runs too short to time."""
-    from benchmark.data import MNISTError, load_mnist
-    from benchmark.driver import total_steps
-    from benchmark.timing import WARMUP_STEPS_PER_START
+def dataset_name(name: str) -> str:
+    """--dataset as runs record it: a canonical name, or folder: with an absolute path."""
+    from benchmark.data import DatasetError, parse_dataset
+
+    try:
+        ref = parse_dataset(name)
+    except DatasetError as error:
+        raise UsageError(f"--dataset {name}: {error}") from None
+    return f"folder:{ref.path.resolve()}" if ref.kind == "folder" else ref.kind
+
+
+@functools.lru_cache(maxsize=2)
+def training_images(dataset: str, data_dir: Path | None, image_size: int | None):
+    """The data set's training images, loaded once per process (a folder is
+    decoded on its first use, then read from its cache); exit 2 where it
+    cannot be loaded, saying why and what to do."""
+    from benchmark.data import DatasetError, load_dataset
 
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir {data_dir}: no such folder")
     try:
-        images, _ = load_mnist("train", data_dir=data_dir)
-    except MNISTError as error:
+        images, _ = load_dataset(dataset, "train", data_dir, image_size)
+    except DatasetError as error:  # MNISTError is one
         raise UsageError(str(error)) from None
+    return images
+
+
+def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
+    """Loads the data set once here (seconds), so a missing or corrupt file
+    fails before any worker starts; checks that every model has networks for
+    its images (and labels, if conditional) and that a step fits in the
+    training set; warns of runs too short to time."""
+    from benchmark.config import spec_for
+    from benchmark.driver import total_steps
+    from benchmark.timing import WARMUP_STEPS_PER_START
+
+    images = training_images(configs[0].dataset, data_dir, configs[0].image_size)
     too_short = {}
     for config in configs:
-        spec = SPECS[config.model]
+        try:
+            spec = spec_for(config)
+        except ValueError as error:  # no networks for this size, or a conditional model without labels
+            raise UsageError(f"--dataset {config.dataset} with --models {config.model}: {error}") from None
         n = min(config.train_size or len(images), len(images))
         per_step = config.batch_size * spec.n_critic
         if n < per_step:
@@ -381,8 +456,12 @@ def calibrate_modes(configs: list[RunConfig], data_dir: Path | None, recalibrate
     return calibration
 
 
-def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibration: dict | None) -> dict:
-    """The suite-level choices, for results.json and the report's summary."""
+def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibration: dict | None,
+                   inception_reason: str | None = None) -> dict:
+    """The suite-level choices, for results.json and the report's summary;
+    `inception_reason`: why FID/KID on Inception could not be computed."""
+    from benchmark.config import image_shape_of
+
     if args.modes != [AUTO]:
         modes_by = "given"  # --modes named them
     else:
@@ -394,7 +473,11 @@ def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibrati
             "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
             "precisions": list(dict.fromkeys(c.precision for c in configs)),
             "devices": list(dict.fromkeys(c.devices for c in configs)),
-            "sync_batchnorm": any(c.sync_batchnorm for c in configs)}
+            "sync_batchnorm": any(c.sync_batchnorm for c in configs),
+            "dataset": configs[0].dataset, "image_shape": list(image_shape_of(configs[0])),
+            "input_pipelines": list(dict.fromkeys(c.input_pipeline for c in configs)),
+            "quality_features": ("mnist classifier" if configs[0].dataset == DEFAULT_DATASET else "inception"),
+            "inception_reason": inception_reason}
 
 
 def prepare_out_dir(out: Path, run_id: str) -> Path:
@@ -432,10 +515,23 @@ def check_frameworks(frameworks: list[str]) -> None:
 
 def validate_args(args: argparse.Namespace) -> None:
     """Refuses, before anything trains or is written, the values a run would
-    only reject later: in its worker (a missing GPU), at its quality probes (the
-    evaluator's minimum, memory) or at its first write (a read-only --resume
-    folder). --threads is checked by `check_threads`."""
+    only reject later: in its worker (a missing GPU, an image size the data
+    set does not have, a framework without a native pipeline), at its quality
+    probes (the evaluator's minimum, memory) or at its first write (a
+    read-only --resume folder). --threads is checked by `check_threads`."""
+    from benchmark.data import DatasetError, image_shape
+    from benchmark.registry import NATIVE_INPUTS
     from benchmark.suite import format_size
+
+    try:
+        image_shape(dataset_name(args.dataset), args.image_size)
+    except DatasetError as error:
+        raise UsageError(f"--image-size {args.image_size}: {error}") from None
+    if "native" in args.input_pipeline:
+        lacking = [f for f in dict.fromkeys(args.frameworks) if f not in NATIVE_INPUTS]
+        if lacking:
+            raise UsageError(f"--input-pipeline native: {', '.join(lacking)} has no native pipeline; native "
+                             f"is {'/'.join(NATIVE_INPUTS)} only. Leave it out of --frameworks, or use device")
 
     if args.quality_samples:
         from benchmark.metrics.evaluation import MIN_SAMPLES
@@ -444,7 +540,8 @@ def validate_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--quality-samples {args.quality_samples}: the evaluator needs at least "
                              f"{MIN_SAMPLES} samples (FID, KID and precision/recall are not defined on "
                              f"fewer); give 0 to skip scoring, or {MIN_SAMPLES} or more")
-        images = 2 * args.quality_samples * 28 * 28 * 4  # float32 images, generated in chunks, then joined
+        height, width, channels = image_shape(dataset_name(args.dataset), args.image_size)
+        images = 2 * args.quality_samples * height * width * channels * 4  # float32, generated in chunks, joined
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         if images > memory:
             raise UsageError(f"--quality-samples {args.quality_samples}: scoring holds the images twice "
@@ -492,7 +589,7 @@ def check_names(configs: list[RunConfig]) -> None:
     a run folder outside its suite's folder."""
     for config in configs:
         parts = {"model": config.model, "framework": config.framework, "mode": config.mode,
-                 "precision": config.precision}
+                 "precision": config.precision, "input_pipeline": config.input_pipeline}
         bad = [f"{field} {value!r}" for field, value in parts.items()
                if not (isinstance(value, str) and NAME_PART.fullmatch(value))]
         if not (isinstance(config.tag, str) and NAME_TAG.fullmatch(config.tag)):
@@ -532,7 +629,7 @@ def check_free_space(args: argparse.Namespace, configs: list[RunConfig]) -> None
 PLAN_FLAGS = ("--frameworks", "--models", "--modes", "--precision", "--profile", "--epochs", "--batch-size",
               "--batch-sizes", "--repeats", "--quality-samples", "--quality-probes",
               "--train-size", "--seed", "--seeds", "--rounding-control", "--data-dir", "--device", "--threads", "--d-lr", "--g-lr",
-              "--devices", "--sync-batchnorm")
+              "--devices", "--sync-batchnorm", "--dataset", "--image-size", "--input-pipeline")
 
 
 def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[RunConfig], dict]:
@@ -547,7 +644,9 @@ def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[R
 
     stored, plan = read_plan(out_dir)
     if any(a.split("=")[0] in PLAN_FLAGS for a in argv):
-        wanted = apply_calibration(plan_runs(args, resolve_device(args.device)), plan.get("calibration"))
+        n_images = len(training_images(dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None,
+                                       args.image_size))
+        wanted = apply_calibration(plan_runs(args, resolve_device(args.device), n_images), plan.get("calibration"))
         differences = [f"{a.name}: " + ", ".join(a.differences(b)) for a, b in zip(stored, wanted)
                        if a.differences(b)]
         if len(stored) != len(wanted) or differences:
@@ -575,12 +674,13 @@ def main(argv: list[str] | None = None) -> int:
             options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout, plan.get("calibration"))
         else:
             device = resolve_device(args.device)
-            configs = plan_runs(args, device)
+            configs = plan_runs(args, device, len(training_images(
+                dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None, args.image_size)))
         check_names(configs)
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
         data_dir = Path(configs[0].data_dir) if configs[0].data_dir else None
         check_data(data_dir, configs)
-        prepare_quality_reference(data_dir, configs)
+        inception_reason = prepare_quality_reference(data_dir, configs)
         check_free_space(args, configs)
         if not args.resume:
             run_id = args.run_id or f"{datetime.now():%Y%m%d-%H%M%S}-{configs[0].profile}-{configs[0].device}"
@@ -588,8 +688,8 @@ def main(argv: list[str] | None = None) -> int:
             calibration = calibrate_modes(configs, data_dir, args.recalibrate)
             configs = apply_calibration(configs, calibration)
             command = " ".join(shlex.quote(a) for a in ["python", "run_benchmark.py", *argv])
-            options = SuiteOptions(command, suite_settings(args, configs, calibration), args.run_timeout,
-                                   calibration)
+            options = SuiteOptions(command, suite_settings(args, configs, calibration, inception_reason),
+                                   args.run_timeout, calibration)
             write_plan(out_dir, configs, options)
         if args.plan_only:
             return plan_only(out_dir, configs)

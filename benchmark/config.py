@@ -10,7 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from benchmark.specs import GANSpec
 
 FRAMEWORKS = ("torch", "tf", "jax")
 # What runs when --frameworks is not given: the original twins. JAX joins on
@@ -35,6 +38,20 @@ DEFAULT_MODES = {
 # the one `--modes auto` takes there (the calibration times single devices).
 DATA_PARALLEL_MODES = {"torch": ("eager", "compile"), "tf": ("function",)}
 DATA_PARALLEL_DEFAULT_MODES = {"torch": "eager", "tf": "function"}
+# --input-pipeline: `device` holds the data set on the device and gathers each
+# batch by index inside the step; `native` loads each batch through the
+# framework's own loader (torchvision + DataLoader, tensorflow-datasets +
+# tf.data), in the driver's order (torch_impl/ and tf_impl/input_pipeline.py).
+INPUT_PIPELINES = ("device", "native")
+NATIVE_LOADER_WORKERS = 2  # DataLoader worker processes of torch's native pipeline
+
+DEFAULT_DATASET = "mnist"
+# Sample quality on data other than MNIST is FID/KID on Inception-v3
+# (benchmark.metrics.inception), about 2.5 images/s on a 2-core CPU: there the
+# default scores this many samples, once, at the end of a run (FID's bias
+# grows as N falls, so compare such FIDs only with each other; KID is unbiased).
+INCEPTION_CPU_SAMPLES = 500
+INCEPTION_CPU_PROBES = 1
 
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -69,13 +86,14 @@ class Profile:
     calibrate: bool = True  # --modes auto measures the fastest modes; smoke, which times nothing, does not
     generator_updates: Mapping[str, int] | None = None
 
-    def epochs_for(self, model: str, n_critic: int, batch_size: int, train_size: int | None) -> int:
+    def epochs_for(self, model: str, n_critic: int, batch_size: int, train_size: int | None,
+                   n_images: int = MNIST_TRAIN_IMAGES) -> int:
         """The profile's epochs, or the fewest whole epochs that give `model`
-        its budget of generator updates (a 5-critic model takes 5 batches per update)."""
+        its budget of generator updates (a 5-critic model takes 5 batches per
+        update) on `n_images` training images (`train_size` of them when smaller)."""
         if not self.generator_updates:
             return self.epochs
-        steps_per_epoch = max(1, min(train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES)
-                              // (batch_size * n_critic))
+        steps_per_epoch = max(1, min(train_size or n_images, n_images) // (batch_size * n_critic))
         return max(1, math.ceil(self.generator_updates[model] / steps_per_epoch))
 
 
@@ -125,12 +143,17 @@ class RunConfig:
     # --sync-batchnorm: BatchNorm normalises with the global batch's statistics
     # (all-reduced over replicas) instead of each replica's slice
     sync_batchnorm: bool = False
+    # --dataset: mnist | fashion_mnist | cifar10 | folder:PATH (benchmark.data.load_dataset)
+    dataset: str = DEFAULT_DATASET
+    image_size: int | None = None  # --image-size: a folder's side in pixels (None: 64)
+    input_pipeline: str = "device"  # --input-pipeline: one of INPUT_PIPELINES
 
     @property
     def name(self) -> str:
         suffix = "" if self.precision == "fp32" else f"-{self.precision}"
         devices = f"-d{self.devices}" if self.devices > 1 else ""
-        return (f"{self.model}-{self.framework}-{self.mode}{suffix}{devices}{self.tag}"
+        pipeline = "" if self.input_pipeline == "device" else f"-{self.input_pipeline}"
+        return (f"{self.model}-{self.framework}-{self.mode}{suffix}{devices}{pipeline}{self.tag}"
                 f"{'-ulp' if self.nudged else ''}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,3 +167,30 @@ class RunConfig:
         """'field: this -> other' for every field that differs."""
         return [f"{f.name}: {getattr(self, f.name)!r} -> {getattr(other, f.name)!r}"
                 for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+def image_shape_of(config: RunConfig) -> tuple[int, int, int]:
+    """(H, W, C) of the run's images, without reading them."""
+    from benchmark.data import image_shape
+
+    return image_shape(config.dataset, config.image_size)
+
+
+def spec_for(config: RunConfig) -> "GANSpec":
+    """The model's networks for the run's data (`benchmark.specs.spec_for_image`:
+    MNIST's own for 28x28x1, the DCGAN paper's family for larger squares), with
+    the run's learning-rate overrides. ValueError when the model has no
+    networks for that shape, or is conditional and the data has no labels."""
+    from benchmark.data import parse_dataset
+    from benchmark.specs import SPECS, spec_for_image
+
+    classes = parse_dataset(config.dataset).num_classes
+    if SPECS[config.model].conditional and not classes:
+        raise ValueError(f"{config.model} is conditional: it needs labelled data, and {config.dataset} has "
+                         "no labels (an image folder has none); choose an unconditional model")
+    spec = spec_for_image(config.model, image_shape_of(config), num_classes=classes or 10)
+    if config.d_lr is not None:
+        spec = dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=config.d_lr))
+    if config.g_lr is not None:
+        spec = dataclasses.replace(spec, g_optimizer=dataclasses.replace(spec.g_optimizer, lr=config.g_lr))
+    return spec

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
@@ -47,7 +47,8 @@ class Seeds:
 class History:
     """One row per step. `warmup` marks the first steps after each process start
     (tracing, compilation), which the statistics leave out; a resumed run
-    warms up again."""
+    warms up again. `input_s`, kept by native-pipeline runs only, is the time
+    the driver waited for the step's batch from the loader, outside `step_s`."""
 
     epoch: list[int] = field(default_factory=list)
     d_loss: list[float] = field(default_factory=list)
@@ -55,33 +56,39 @@ class History:
     step_s: list[float] = field(default_factory=list)
     wall_s: list[float] = field(default_factory=list)  # training time since the first step
     warmup: list[bool] = field(default_factory=list)
+    input_s: list[float] = field(default_factory=list)
 
     COLUMNS = ("epoch", "d_loss", "g_loss", "step_s", "wall_s", "warmup")
 
     def append(self, epoch: int, losses: dict[str, float], step_s: float, wall_s: float,
-               warmup: bool) -> None:
+               warmup: bool, input_s: float | None = None) -> None:
         self.epoch.append(epoch)
         self.d_loss.append(losses["d_loss"])
         self.g_loss.append(losses["g_loss"])
         self.step_s.append(step_s)
         self.wall_s.append(wall_s)
         self.warmup.append(warmup)
+        if input_s is not None:
+            self.input_s.append(input_s)
 
     def __len__(self) -> int:
         return len(self.epoch)
 
     def to_csv(self) -> str:
-        rows = ["step,epoch,d_loss,g_loss,step_s,wall_s,warmup"]
-        rows += [f"{i},{e},{d!r},{g!r},{s:.6f},{w:.6f},{int(u)}" for i, (e, d, g, s, w, u) in enumerate(
-            zip(self.epoch, self.d_loss, self.g_loss, self.step_s, self.wall_s, self.warmup))]
+        waited = len(self.input_s) == len(self) > 0
+        rows = ["step,epoch,d_loss,g_loss,step_s,wall_s,warmup" + (",input_s" if waited else "")]
+        rows += [f"{i},{e},{d!r},{g!r},{s:.6f},{w:.6f},{int(u)}" + (f",{self.input_s[i]:.6f}" if waited else "")
+                 for i, (e, d, g, s, w, u) in enumerate(
+                     zip(self.epoch, self.d_loss, self.g_loss, self.step_s, self.wall_s, self.warmup))]
         return "\n".join(rows) + "\n"
 
     def to_dict(self) -> dict[str, list]:
-        return {name: list(getattr(self, name)) for name in self.COLUMNS}
+        return {name: list(getattr(self, name)) for name in (*self.COLUMNS, "input_s")}
 
     @classmethod
     def from_dict(cls, values: dict[str, list]) -> "History":
-        return cls(**{name: list(values[name]) for name in cls.COLUMNS})
+        return cls(**{name: list(values[name]) for name in cls.COLUMNS},
+                   input_s=list(values.get("input_s", [])))
 
 
 @dataclass
@@ -150,17 +157,28 @@ def probe_steps(total: int, probes: int) -> set[int]:
     return {math.ceil(k * total / probes) for k in range(1, probes + 1)}
 
 
+class Batches(Protocol):
+    """A native input pipeline: each step's real images and labels, in the
+    order of the driver's plan (torch_impl/ and tf_impl/input_pipeline.py)."""
+
+    def epoch(self, plan: np.ndarray) -> Iterable[tuple[Any, Any]]: ...
+
+
 def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
           labels: np.ndarray, seeds: Seeds, progress: Progress | None = None,
           checkpoint: Callable[[TrainState], None] | None = None,
           resume: TrainState | None = None,
           on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12,
           quality: Callable[[Runner], dict[str, float]] | None = None,
-          trace: Callable[[int, Runner], None] | None = None) -> TrainOutcome:
+          trace: Callable[[int, Runner], None] | None = None,
+          batches: Batches | None = None) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
     device has finished); the batch plan and noise are drawn outside it.
+    `batches` (the native pipeline) loads each step's real images for the
+    plan's indices instead of the runner gathering them from `images`; the
+    wait for each batch is timed apart, as History.input_s.
     Stops early, with status "diverged", at the first non-finite loss or
     generated image. Calls `checkpoint` after every epoch; `resume` continues
     from such a state (the runner's weights already restored by the caller).
@@ -172,7 +190,8 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     checkpoints is left out of the training wall clock.
     """
     progress = progress or Progress(config.name)
-    runner.load_data(images, labels)
+    if batches is None:
+        runner.load_data(images, labels)
     every = frame_interval(config, spec, len(images), frames)
     probes = probe_steps(total_steps(config, spec, len(images)), config.quality_probes)
     traced = trace_steps(total_steps(config, spec, len(images)))
@@ -207,14 +226,20 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
 
     for epoch in range(first_epoch, config.epochs):
         plan = epoch_batches(len(images), config, spec, seeds.order)
+        loaded = iter(batches.epoch(plan)) if batches is not None else None
         epoch_started, paused_before = time.perf_counter(), paused
         for step, indices in enumerate(plan):
-            inputs = StepInputs.draw(spec, indices, seeds.noise)
+            input_s = real = real_labels = None
+            if loaded is not None:
+                waited = time.perf_counter()
+                real, real_labels = next(loaded)
+                input_s = time.perf_counter() - waited
+            inputs = StepInputs.draw(spec, indices, seeds.noise, real=real, real_labels=real_labels)
             t0 = time.perf_counter()
             losses = runner.train_step(inputs)
             t1 = time.perf_counter()
             step_s = runner.step_seconds(t1 - t0)  # data-parallel: the slowest replica's
-            history.append(epoch, losses, step_s, wall_offset + t1 - started - paused, warmup_left > 0)
+            history.append(epoch, losses, step_s, wall_offset + t1 - started - paused, warmup_left > 0, input_s)
             warmup_left -= 1
             if not all(math.isfinite(v) for v in losses.values()):
                 reason = f"non-finite loss at step {len(history) - 1}: {losses}"
@@ -267,5 +292,14 @@ def _synchronized(runner: Runner) -> float:
 
 def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, float | int | None]:
     images_per_step = config.batch_size * spec.n_critic
-    return {"images_per_step": images_per_step, "steps": len(history),
-            **summarize_steps(history.step_s, history.warmup, images_per_step)}
+    timing = {"images_per_step": images_per_step, "steps": len(history),
+              **summarize_steps(history.step_s, history.warmup, images_per_step)}
+    if len(history.input_s) == len(history) > 0:  # the native pipeline: its waits, steady steps only
+        steady = [(i, s) for i, s, w in zip(history.input_s, history.step_s, history.warmup) if not w]
+        waited, stepped = sum(i for i, _ in steady), sum(s for _, s in steady)
+        timing["input_wait_s"] = waited
+        # images/s counting the wait for input: what the loader lets training reach
+        timing["images_per_s_with_input"] = (images_per_step * len(steady) / (waited + stepped)
+                                             if steady else None)
+        timing["input_wait_share"] = waited / (waited + stepped) if steady else None
+    return timing

@@ -15,6 +15,12 @@ BAR_WIDTH = 24
 REDRAW_S = 0.25  # a terminal line redrawn more often only costs time
 
 
+# The scores a quality probe prints: FID and KID always, precision and recall
+# where the evaluator has them (MNIST's classifier; not FID on Inception).
+PROGRESS_SCORES = (("fid", "FID", ".2f"), ("kid_mean", "KID", ".4f"), ("precision", "precision", ".3f"),
+                   ("recall", "recall", ".3f"))
+
+
 class Progress:
     """Receives every step from the driver.
 
@@ -71,9 +77,10 @@ class Progress:
         """A quality probe's scores after `step` (`index` within the epoch)."""
         if self.tensorboard:
             self.tensorboard.quality(step, scores)
-        self.message(f"epoch {epoch + 1} step {index + 1}/{steps}: FID {scores['fid']:.2f}, "
-                     f"KID {scores['kid_mean']:.4f}, precision {scores['precision']:.3f}, "
-                     f"recall {scores['recall']:.3f}")
+        shown = ", ".join(f"{label} {scores[key]:{fmt}}" for key, label, fmt in PROGRESS_SCORES if key in scores)
+        reason = scores.get("inception_reason")  # on Inception, without its weights: NaN, and why
+        self.message(f"epoch {epoch + 1} step {index + 1}/{steps}: {shown}"
+                     + (f" (no FID/KID: {reason.split('. ')[0]})" if reason else ""))
 
     def frame(self, step: int, frame: np.ndarray, columns: int | None = None) -> None:
         """The sample grid after `step`: uint8 (N, H, W, C) as in frames.npz."""

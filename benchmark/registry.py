@@ -25,8 +25,14 @@ DATA_PARALLEL_RUNNERS: dict[str, str] = {
     "torch": "torch_impl.distributed:DistributedTorchRunner",
     "tf": "tf_impl.distributed:MirroredTFRunner",
 }
+# --input-pipeline native: each framework's own loader (its users' way of
+# loading data); JAX has none (the CLI refuses jax with --input-pipeline native).
+NATIVE_INPUTS: dict[str, str] = {
+    "torch": "torch_impl.input_pipeline:NativeInput",
+    "tf": "tf_impl.input_pipeline:NativeInput",
+}
 assert tuple(RUNNERS) == FRAMEWORKS and set(DATA_PARALLEL_RUNNERS) <= set(RUNNERS)
-assert set(DATA_PARALLEL_RUNNERS) == set(DATA_PARALLEL_MODES)
+assert set(DATA_PARALLEL_RUNNERS) == set(DATA_PARALLEL_MODES) and set(NATIVE_INPUTS) <= set(RUNNERS)
 
 # Every model is built from its spec by the framework's generic builder, so
 # each framework runs each model; the pairs are listed for discoverability.
@@ -40,10 +46,14 @@ class FrameworkUnavailable(RuntimeError):
 def runner_class(framework: str, data_parallel: bool = False) -> type[Runner]:
     if framework not in RUNNERS:
         raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(RUNNERS)}")
-    if data_parallel and framework not in DATA_PARALLEL_RUNNERS:
-        raise KeyError(f"{framework} has no data-parallel runner; frameworks with one: "
-                       f"{', '.join(DATA_PARALLEL_RUNNERS)}")
-    module_name, class_name = (DATA_PARALLEL_RUNNERS if data_parallel else RUNNERS)[framework].split(":")
+    return _load(framework, DATA_PARALLEL_RUNNERS if data_parallel else RUNNERS)
+
+
+def _load(framework: str, table: dict[str, str]) -> type:
+    """The class `table` names for `framework`, its module imported now."""
+    if framework not in table:
+        raise KeyError(f"{framework} has none; frameworks with one: {', '.join(table)}")
+    module_name, class_name = table[framework].split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -61,3 +71,16 @@ def create_runner(framework: str, model: str | GANSpec, options: RunnerOptions) 
     `options.devices` > 1 gives the framework's data-parallel runner."""
     spec = get_spec(model) if isinstance(model, str) else model
     return runner_class(framework, data_parallel=options.devices > 1)(spec, options)
+
+
+def create_native_input(framework: str, dataset: str, data_dir: str | None = None,
+                        image_size: int | None = None, workers: int = 2, device: str = "cpu"):
+    """`framework`'s native input pipeline over the train split of `dataset`:
+    `.epoch(plan)` yields each step's (images, labels) as the framework's
+    tensors, in the plan's order (torch: a DataLoader with `workers`
+    processes; tf: tf.data)."""
+    native_input = _load(framework, NATIVE_INPUTS)
+    if framework == "torch":
+        return native_input(dataset, "train", data_dir, image_size, workers=workers,
+                            pin_memory=device == "cuda")
+    return native_input(dataset, "train", data_dir, image_size)

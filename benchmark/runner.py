@@ -2,7 +2,10 @@
 does everything else: batch order, noise, timing, logging, checkpoints.
 
 Arrays cross this boundary as numpy in canonical layout: images NHWC float32
-in [-1, 1], weights keyed by the spec's names (`benchmark.weights`).
+in [-1, 1], weights keyed by the spec's names (`benchmark.weights`). One
+exception: with `--input-pipeline native` a step's real images arrive as the
+framework's own loader made them (`StepInputs.real`), since a copy through
+numpy would add work the framework's users do not do.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,22 +35,30 @@ class StepInputs:
       with noise; unconditional models ignore them.
     mix: (n_critic, B) float32 in [0, 1): real/fake interpolation weights of a
       gradient penalty; other models ignore them.
+    real, real_labels: None (the device pipeline: the runner gathers `indices`
+      from the data `load_data` gave it), or the native pipeline's batch for
+      these indices, as the framework's loader yields it (torch_impl/ and
+      tf_impl/input_pipeline.py): images (n_critic * B, ...) float32 in the
+      framework's layout and labels (n_critic * B,) int64.
     """
 
     indices: np.ndarray
     noise: np.ndarray
     fake_labels: np.ndarray
     mix: np.ndarray
+    real: Any = None
+    real_labels: Any = None
 
     @classmethod
     def draw(cls, spec: GANSpec, indices: np.ndarray, rng: np.random.Generator,
-             dtype: str = "float32") -> "StepInputs":
+             dtype: str = "float32", real: Any = None, real_labels: Any = None) -> "StepInputs":
         n_critic, batch = indices.shape
         return cls(
             indices=np.asarray(indices, np.int64),
             noise=rng.standard_normal((n_critic + 1, batch, spec.latent_dim)).astype(dtype, copy=False),
             fake_labels=rng.integers(0, spec.num_classes, (n_critic + 1, batch), dtype=np.int64),
             mix=rng.random((n_critic, batch)).astype(dtype, copy=False),
+            real=real, real_labels=real_labels,
         )
 
 
@@ -96,12 +107,14 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
         """Keeps the training images (N, H, W, C) and labels (N,) on the device,
-        in the framework's own layout, so that a step moves only indices and noise."""
+        in the framework's own layout, so that a step moves only indices and
+        noise. Not called for the native pipeline, whose steps bring their images."""
 
     @abc.abstractmethod
     def train_step(self, inputs: StepInputs) -> dict[str, float]:
         """One generator update preceded by `spec.n_critic` discriminator updates,
-        consuming `inputs` (see StepInputs).
+        consuming `inputs` (see StepInputs): real images gathered from the
+        loaded data, or `inputs.real` where the native pipeline gave them.
 
         Returns:
           {"d_loss": mean over the critic updates, "g_loss": ...} as floats; the

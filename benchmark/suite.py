@@ -237,18 +237,18 @@ def run_bytes(config: RunConfig) -> tuple[int, int, int]:
     """(bytes a finished run leaves in its folder and the report, bytes of its
     checkpoint, bytes at its peak), estimated from the spec and the steps. The
     peak holds two checkpoints: the old one stays until the new one is whole."""
+    from benchmark.config import spec_for
     from benchmark.driver import total_steps
-    from benchmark.specs import SPECS
     from benchmark.specs.layers import parameter_specs
 
-    spec = SPECS[config.model]
+    spec = spec_for(config)
     checkpoint = 0
     for net, optimizer in ((spec.generator, spec.g_optimizer), (spec.discriminator, spec.d_optimizer)):
         for parameter in parameter_specs(net).values():
             size = 4 * math.prod(parameter.shape)  # float32
             checkpoint += size * (1 + (OPTIMIZER_SLOTS.get(optimizer.name, 2) if parameter.trainable else 0))
     steps = total_steps(config, spec, min(config.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES))
-    grid = config.sample_count * 28 * 28  # one uint8 sample grid
+    grid = config.sample_count * math.prod(spec.image_shape)  # one uint8 sample grid
     frames = min(FRAMES_KEPT, steps + 1)
     tensorboard = steps * TENSORBOARD_STEP_BYTES + frames * TENSORBOARD_GRID_FACTOR * grid
     final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * frames * grid + steps * STEP_BYTES

@@ -90,8 +90,9 @@ class RunWriter:
 
     def samples(self, step: int, frame: np.ndarray, columns: int | None = None) -> None:
         """`frame`: uint8 (N, H, W, C) as in frames.npz; `columns` as in `grid.tile`.
-        Stored as a PNG (grey repeated in RGB, tensorboardX's convention)."""
-        self._write(step, summary.image(SAMPLES_TAG, tile_uint8(frame, columns), dataformats="HW"))
+        Stored as a PNG (RGB; grey repeated in R, G and B, tensorboardX's convention)."""
+        grid = tile_uint8(frame, columns)
+        self._write(step, summary.image(SAMPLES_TAG, grid, dataformats="HWC" if grid.ndim == 3 else "HW"))
         self.flush()
 
     def flush(self) -> None:

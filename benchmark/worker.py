@@ -15,7 +15,6 @@ refused a write, reported through the suite's status pipe.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import resource
@@ -29,17 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import distributed, io
-from benchmark.config import RunConfig
-from benchmark.data import load_mnist, seeded_subset
+from benchmark.config import DEFAULT_DATASET, NATIVE_LOADER_WORKERS, RunConfig, spec_for
+from benchmark.data import load_dataset, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
 from benchmark.grid import grid_columns
 from benchmark.progress import Progress
-from benchmark.quality import QualityProbe
-from benchmark.registry import create_runner
+from benchmark.quality import InceptionProbe, QualityProbe
+from benchmark.registry import create_native_input, create_runner
 from benchmark.runner import Runner, RunnerOptions
-from benchmark.specs import GANSpec, get_spec
 from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK, die_with_parent
 from benchmark.weights import initial_weights, nudged_by_one_ulp
 
@@ -77,14 +75,42 @@ class Frames:
             io.write_npz(path, steps=np.asarray(self.steps, np.int64), images=np.stack(self.images))
 
 
-def spec_for(config: RunConfig) -> GANSpec:
-    """The model's spec with the run's learning-rate overrides applied."""
-    spec = get_spec(config.model)
-    if config.d_lr is not None:
-        spec = dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=config.d_lr))
-    if config.g_lr is not None:
-        spec = dataclasses.replace(spec, g_optimizer=dataclasses.replace(spec.g_optimizer, lr=config.g_lr))
-    return spec
+class NativeBatches:
+    """The native pipeline over the run's training rows: the driver's plan
+    indexes the (seeded-subset) training set, the loader its whole data set."""
+
+    def __init__(self, loader, rows: np.ndarray | None) -> None:
+        self.loader, self.rows = loader, rows
+
+    def epoch(self, plan: np.ndarray):
+        return self.loader.epoch(plan if self.rows is None else self.rows[plan])
+
+
+LOADER_PROBE_STEPS = 20  # timed steps of the loader alone, after LOADER_PROBE_WARMUP
+LOADER_PROBE_WARMUP = 2  # worker processes start, tf.data traces
+
+
+def loader_alone(batches: NativeBatches, n_images: int, images_per_step: int, seed: int) -> dict:
+    """The native loader's images/s with no training beside it: the batches of
+    LOADER_PROBE_STEPS steps of a seeded permutation (not the run's order, so
+    the run's random streams are untouched), each brought to the host."""
+    from benchmark.data.throughput import epoch_plan, time_batches
+
+    plan = epoch_plan(n_images, images_per_step, LOADER_PROBE_STEPS + LOADER_PROBE_WARMUP, seed)
+    timed = time_batches(batches.epoch(plan), np.asarray, images_per_step, LOADER_PROBE_WARMUP)
+    return {"loader_images_per_s": timed["images_per_s"], "loader_probe_steps": timed["steps"]}
+
+
+def training_set(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The run's training images (N, H, W, C) and labels (N,) (zeros where the
+    data has none), and the rows of the data set they are (None: all of it)."""
+    images, labels = load_dataset(config.dataset, "train", config.data_dir, config.image_size)
+    if labels is None:  # an image folder: unconditional models only (benchmark.config.spec_for)
+        labels = np.zeros(len(images), np.int64)
+    rows = subset_indices(len(images), config.train_size, config.seed) if config.train_size else None
+    if rows is not None:
+        images, labels = images[rows], labels[rows]
+    return images, labels, rows
 
 
 def save_checkpoint(run_dir: Path, runner: Runner, state: TrainState) -> None:
@@ -131,9 +157,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     else:
         progress = Progress(config.name, stream=open(os.devnull, "w"))
 
-    images, labels = load_mnist("train", data_dir=config.data_dir)
-    if config.train_size is not None:
-        images, labels = seeded_subset(images, labels, config.train_size, config.seed)
+    images, labels, rows = training_set(config)
     seeds = Seeds.from_seed(config.seed)
 
     built = time.perf_counter()
@@ -152,6 +176,13 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
             weights, _ = nudged_by_one_ulp(weights)
         runner.import_weights(weights)
     build_s = time.perf_counter() - built
+    batches, loader = None, {}
+    if config.input_pipeline == "native":  # after the runner: TensorFlow is configured by then
+        batches = NativeBatches(create_native_input(config.framework, config.dataset, config.data_dir,
+                                                    config.image_size, NATIVE_LOADER_WORKERS, config.device),
+                                rows)
+        loader = loader_alone(batches, len(images), config.batch_size * spec.n_critic, config.seed)
+        progress.message(f"native input pipeline alone: {loader['loader_images_per_s']:,.0f} images/s")
     # before training: the yardstick of this run's share of peak (rank 0 reports it)
     matmul_peak = runner.matmul_gflops() if process.writes else None
     progress.message(f"built in {build_s:.1f}s; training {len(images)} images x {config.epochs} "
@@ -159,7 +190,10 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
 
     frames = Frames.load(run_dir / FRAMES, before_step=len(resume.history) if resume else 0)
     saved_trace = Trace.load(run_dir / TRACE_FILE, up_to_step=len(resume.history)) if resume else None
-    tracer = Tracer.for_run(spec, config.quality_samples, Seeds.from_seed(config.seed).quality, saved_trace)
+    mnist = config.dataset == DEFAULT_DATASET
+    # The trace's digits need the MNIST classifier: other data traces the weights alone.
+    tracer = Tracer.for_run(spec, config.quality_samples if mnist else 0, Seeds.from_seed(config.seed).quality,
+                            saved_trace)
 
     columns = grid_columns(config.model)  # tiled as in the report
 
@@ -172,8 +206,11 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         frames.save(run_dir / FRAMES)
         tracer.trace.save(run_dir / TRACE_FILE)
 
-    quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir)
-               if config.quality_samples and process.writes else None)
+    quality = None
+    if config.quality_samples and process.writes:
+        quality = (QualityProbe(spec, config.quality_samples, seeds.quality, config.data_dir) if mnist
+                   else InceptionProbe(spec, config.quality_samples, seeds.quality, images,
+                                       threads=config.threads, device=config.device))
     if not process.writes:
         # Every process still takes each probe's divergence check (the driver's,
         # on identical weights), so that all stop at the same step.
@@ -182,7 +219,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     try:
         outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
                         checkpoint=checkpoint, resume=resume, on_frame=on_frame if process.writes else None,
-                        quality=quality, trace=tracer if process.writes else None)
+                        quality=quality, trace=tracer if process.writes else None, batches=batches)
     finally:
         progress.close()
     if not process.writes:
@@ -204,6 +241,10 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         "model": config.model,
         "mode": config.mode,
         "precision": config.precision,
+        "dataset": config.dataset,
+        "image_shape": list(images.shape[1:]),
+        "train_images": len(images),
+        "input_pipeline": config.input_pipeline,
         "status": outcome.status,
         "reason": outcome.reason,
         "last_step": len(history) - 1,
@@ -216,7 +257,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,
                    "train_s": history.wall_s[-1] if len(history) else 0.0,
                    "flops_per_step": flops, "gflops_per_s": None if median_ms is None else flops / median_ms / 1e6,
-                   "matmul_peak_gflops": matmul_peak},
+                   "matmul_peak_gflops": matmul_peak, **loader},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
         "quality": outcome.quality[-1] if outcome.quality else None,

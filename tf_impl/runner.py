@@ -80,10 +80,15 @@ class TFRunner(Runner):
             self.labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
 
     def train_step(self, inputs: StepInputs) -> dict[str, float]:
-        assert self.images is not None, "load_data first"
-        d_loss, g_loss = self._step(
-            tf.constant(inputs.indices, tf.int64), tf.constant(inputs.noise, self.options.dtype),
-            tf.constant(inputs.fake_labels, tf.int64), tf.constant(inputs.mix, self.options.dtype))
+        assert inputs.real is not None or self.images is not None, "load_data first"
+        step_inputs = (tf.constant(inputs.indices, tf.int64), tf.constant(inputs.noise, self.options.dtype),
+                       tf.constant(inputs.fake_labels, tf.int64), tf.constant(inputs.mix, self.options.dtype))
+        if inputs.real is None:  # the device pipeline: the step gathers its batch from self.images
+            d_loss, g_loss = self._step(*step_inputs)
+        else:  # the native pipeline's (n_critic * B, H, W, C) batch, one slice per critic update
+            n_critic, batch = inputs.indices.shape
+            real = tf.reshape(tf.cast(inputs.real, self.options.dtype), (n_critic, batch, *inputs.real.shape[1:]))
+            d_loss, g_loss = self._step(*step_inputs, real, tf.reshape(inputs.real_labels, (n_critic, batch)))
         # .numpy() copies to the host, which also waits for the step to finish.
         return {"d_loss": float(d_loss.numpy()), "g_loss": float(g_loss.numpy())}
 
@@ -95,12 +100,13 @@ class TFRunner(Runner):
         """D's logits in the parameters' type, so that the losses are float32."""
         return tf.cast(self.discriminator(images, labels, training=training), self.options.dtype)
 
-    def _train_step(self, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
-                    mix: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _train_step(self, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor, mix: tf.Tensor,
+                    real: tf.Tensor | None = None, real_labels: tf.Tensor | None = None
+                    ) -> tuple[tf.Tensor, tf.Tensor]:
         # (1) Update D n_critic times, (2) update G.
         d_losses = []
         for k in range(self.spec.n_critic):
-            d_losses.append(self._critic_update(k, indices, noise, fake_labels, mix))
+            d_losses.append(self._critic_update(k, indices, noise, fake_labels, mix, real, real_labels))
             self._clip_critic()
         return tf.reduce_mean(tf.stack(d_losses)), self._generator_update(noise, fake_labels)
 
@@ -110,15 +116,21 @@ class TFRunner(Runner):
         return loss
 
     def _critic_update(self, k: int, indices: tf.Tensor, noise: tf.Tensor, fake_labels: tf.Tensor,
-                       mix: tf.Tensor) -> tf.Tensor:
+                       mix: tf.Tensor, real_all: tf.Tensor | None = None,
+                       real_labels_all: tf.Tensor | None = None) -> tf.Tensor:
         """D's k-th update of a step: minimise loss.d(D(x), D(G(z))) [+ penalty].
         D sees real, then fake, then interpolates, in both twins: each training
-        pass advances spectral norm's power iteration. Returns the batch's D loss."""
+        pass advances spectral norm's power iteration. Real images are
+        gathered from the loaded data at `indices`, or are `real_all[k]` (the
+        native pipeline's). Returns the batch's D loss."""
         d_vars = self.discriminator.trainable_variables
         conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
         labels = fake_labels[k] if conditional else None  # unconditional models ignore labels
-        real = tf.gather(self.images, indices[k])  # (B, H, W, C)
-        real_labels = tf.gather(self.labels, indices[k]) if conditional else None
+        if real_all is None:
+            real = tf.gather(self.images, indices[k])  # (B, H, W, C)
+            real_labels = tf.gather(self.labels, indices[k]) if conditional else None
+        else:
+            real, real_labels = real_all[k], real_labels_all[k] if conditional else None
         fake = self._generate(noise[k], labels, training=True)
         with tf.GradientTape() as tape:
             d_loss = self.loss.d(self._discriminate(real, real_labels, training=True),

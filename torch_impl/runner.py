@@ -81,7 +81,8 @@ class TorchRunner(Runner):
         self.labels = torch.tensor(np.asarray(labels, np.int64), device=self.device)
 
     def train_step(self, inputs: StepInputs) -> dict[str, float]:
-        assert self.images is not None, "load_data first"
+        real_all, real_labels_all = self._native_batch(inputs)
+        assert real_all is not None or self.images is not None, "load_data first"
         indices_t = torch.from_numpy(inputs.indices).to(self.device, non_blocking=True)
         noise_t = torch.from_numpy(inputs.noise).to(self.device, self.dtype, non_blocking=True)
         conditional, penalty = self.spec.conditional, self.spec.gradient_penalty
@@ -98,8 +99,11 @@ class TorchRunner(Runner):
         # training pass advances spectral norm's power iteration.
         d_losses = []
         for k in range(self.spec.n_critic):
-            real = self.images[indices_t[k]]  # (B, C, H, W)
-            real_labels = self.labels[indices_t[k]] if conditional else None
+            if real_all is None:  # the device pipeline: gather the batch on the device
+                real = self.images[indices_t[k]]  # (B, C, H, W)
+                real_labels = self.labels[indices_t[k]] if conditional else None
+            else:
+                real, real_labels = real_all[k], real_labels_all[k] if conditional else None
             with self._mixed():
                 with torch.no_grad():
                     fake = self._g(noise_t[k], fake_labels_t[k])
@@ -138,6 +142,16 @@ class TorchRunner(Runner):
         # One device->host copy, which also waits for the step to finish.
         d_mean, g = torch.stack([torch.stack(d_losses).mean(), g_loss.detach()]).tolist()
         return {"d_loss": d_mean, "g_loss": g}
+
+    def _native_batch(self, inputs: StepInputs) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The native pipeline's (n_critic * B, C, H, W) images and labels as
+        (n_critic, B, C, H, W) and (n_critic, B) on the device; (None, None) for the device pipeline."""
+        if inputs.real is None:
+            return None, None
+        n_critic, batch = inputs.indices.shape
+        images = inputs.real.to(self.device, self.dtype, non_blocking=True)
+        labels = inputs.real_labels.to(self.device, non_blocking=True)
+        return images.view(n_critic, batch, *images.shape[1:]), labels.view(n_critic, batch)
 
     def _labels(self, labels: np.ndarray | None, n: int) -> torch.Tensor | None:
         if not self.spec.conditional:

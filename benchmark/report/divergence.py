@@ -64,6 +64,8 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
     apart they end, and how many samples still show the same digit."""
     if not pairs:
         return None
+    # Digits are traced on MNIST only (the MNIST classifier reads them); other data traces weights.
+    digits = any(p.divergence.same_digit is not None for p in pairs)
     rows = []
     for pair in pairs:
         d = pair.divergence
@@ -72,10 +74,10 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
         rows.append([pair.label, str(pair.seed), _relative(after_one[0]) if after_one.size else MISSING,
                      *(MISSING if s is None else f"{s:,}" for s in steps_to),
                      _relative(d.distance["generator"][-1]), _relative(d.distance["discriminator"][-1]),
-                     MISSING if d.same_digit is None else f"{100 * d.same_digit[-1]:.1f}%"])
+                     *([MISSING if d.same_digit is None else f"{100 * d.same_digit[-1]:.1f}%"] if digits else [])])
     table = markdown_table(["Pair", "Seed", "G apart after step 1", "Steps to 1% apart", "Steps to 10% apart",
-                            "G apart at the end", "D apart at the end", "Same digit at the end"],
-                           rows, "llrrrrrr")
+                            "G apart at the end", "D apart at the end", *(["Same digit at the end"] if digits else [])],
+                           rows, "llrrrrr" + ("r" if digits else ""))
     # The frameworks' twins import the same canonical weights: any distance at
     # step 0 is a bug in an import or export, not rounding.
     start = [float(p.divergence.distance["generator"][0] + p.divergence.distance["discriminator"][0])
@@ -90,9 +92,11 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
     return ("### When the twins part\n\n" + table + "\n\n" + identical +
             "*Apart*: the distance between the two runs' weights relative to their size, "
             "‖θ_a − θ_b‖ / mean(‖θ_a‖, ‖θ_b‖), estimated from a 1,024-bucket CountSketch of each "
-            "network (±2%; `benchmark/divergence.py`). *Same digit*: the share of images, generated "
-            "by both from the first vectors of the fixed quality noise, that the MNIST classifier "
-            "reads as the same digit; two unrelated generators of balanced digits agree on about 10%. "
+            "network (±2%; `benchmark/divergence.py`). " +
+            ("*Same digit*: the share of images, generated "
+             "by both from the first vectors of the fixed quality noise, that the MNIST classifier "
+             "reads as the same digit; two unrelated generators of balanced digits agree on about 10%. "
+             if digits else "") +
             "Traced at steps 0, 1, 2, 4, 8, ... and the last.")
 
 

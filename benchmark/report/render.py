@@ -10,6 +10,7 @@ gives the same report.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from datetime import datetime
@@ -27,8 +28,9 @@ from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolu
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.scaling import scaling_lines, scaling_section
 from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
-                                     contenders, fmt_duration, matmul_peaks, model_table,
-                                     model_title, modes_sentence, precision_note, primary_batch_size, quality_table,
+                                     contenders, fmt_duration, inception_missing, inception_missing_note,
+                                     inception_scored, matmul_peaks, model_table, model_title, modes_sentence,
+                                     pipeline_note, precision_note, primary_batch_size, quality_table,
                                      runs_csv, summary_table, unlearned_note)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR);
@@ -81,8 +83,9 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/batch_sweep_{_slug(model)}.png"
             save_png(batch_sweep_figure(title, lines, colors), run_dir / path)
             links[model].append(f"![{title} throughput against batch size]({path})")
-        scored = {run.label: [(q["train_s"], q["fid"], q["recall"]) for q in run.result["quality_history"]]
-                  for run in runs if run.ok and run.result.get("quality_history")}
+        scored = {run.label: [(q["train_s"], q["fid"], q.get("recall", math.nan)) for q in history]
+                  for run in runs if run.ok and (history := run.result.get("quality_history"))
+                  and any(finite(q.get("fid")) is not None for q in history)}
         if scored:
             path = f"figures/quality_{_slug(model)}.png"
             save_png(quality_figure(title, scored, colors), run_dir / path)
@@ -96,10 +99,13 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
         animations = []
         # One GIF (~1.5 MB) per configuration: sweeps, repeats, seeds and the
         # rounding control would add one per run.
+        # A native-pipeline run draws what its device twin draws (the same batches): one GIF.
         first_seed = min((run.config.get("seed") or 0 for run in runs), default=0)
+        on_device = {run.group[:6] for run in runs if run.input_pipeline == "device"}
         for run in runs:
             if (run.group[3] != batch or int(run.config.get("repeat") or 1) != 1 or run.nudged
-                    or (run.config.get("seed") or 0) != first_seed):
+                    or (run.config.get("seed") or 0) != first_seed
+                    or (run.input_pipeline != "device" and run.group[:6] in on_device)):
                 continue
             frames = run.frames()
             if frames is not None and len(frames[0]):
@@ -138,10 +144,24 @@ def header_section(suite: Suite) -> str:
     facts = [
         f"Profile **{settings.get('profile') or first_config.get('profile') or MISSING}**",
         f"device **{settings.get('device') or first_config.get('device') or MISSING}**",
+        *_data_facts(suite),
         _format_date(suite.summary.get("created_utc")),
         f"total wall time {fmt_duration(finite(suite.summary.get('total_s')))}",
     ]
     return f"# ganbench report: {suite.run_id}\n\n" + " · ".join(facts)
+
+
+def _data_facts(suite: Suite) -> list[str]:
+    """The data set (its image shape and training images) and the input
+    pipelines; nothing for results written before --dataset."""
+    settings = suite.settings
+    if "dataset" not in settings:
+        return []
+    shape = "x".join(map(str, settings.get("image_shape") or []))
+    counts = {n for run in suite.runs if (n := run.result.get("train_images"))}
+    size = f", {max(counts):,} training images" if len(counts) == 1 else ""
+    return [f"data **{settings['dataset']}** ({shape}{size})",
+            f"input pipeline **{', '.join(settings.get('input_pipelines') or ['device'])}**"]
 
 
 def _format_date(created_utc: object) -> str:
@@ -161,8 +181,19 @@ def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> s
     paired = {model: summary_cells(v) for model, v in verdicts.items()}
     seeds_note = ("*With --seeds*, the quality columns give the paired verdict over seeds (see each "
                   "model's \"Sample quality across seeds\"). " if paired else "")
-    return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" + (modes + " " if modes else "") +
-            seeds_note +
+    inception = suite.settings.get("quality_features") == "inception" or inception_scored(suite.runs)
+    # The suite's own search (with its download attempt) says best where the weights were looked for.
+    missing = inception_missing(suite.runs) and (suite.settings.get("inception_reason")
+                                                 or inception_missing(suite.runs))
+    features = ("features of Inception-v3 (the standard FID weights; FID and KID on few samples are "
+                "biased: compare within this report)" if inception
+                else "features of an MNIST classifier (docs/metrics.md)")
+    pipelines = pipeline_note(suite)
+    return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" +
+            (f"**Sample quality was not scored: the Inception-v3 weights for FID and KID were missing.** "
+             f"{missing}\n\n" if missing else "") +
+            (pipelines + "\n\n" if pipelines else "") +
+            (modes + " " if modes else "") + seeds_note +
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
             "with its 95% bootstrap interval (repeats, then steps, resampled); with three "
             "frameworks or more, the fastest over each of the others in speed order, the "
@@ -171,11 +202,12 @@ def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> s
             "it does not; \"1 run each\": the interval then covers the step-to-step noise of one "
             "run per framework, not the machine's drift from run to run, which can be larger: "
             "`--repeats 3` interleaves repeats and includes it. *Better samples*: lower FID of each framework's best run, on the "
-            "features of an MNIST classifier (docs/metrics.md); \"clear\" when their KIDs differ "
+            f"{features}; \"clear\" when their KIDs differ "
             "by more than twice their combined standard deviation (with three frameworks or more, the "
-            "best against the runner-up); \"not learned yet\" when every "
-            f"run's recall is below {UNLEARNED_RECALL}: its samples reach almost no real digit. "
-            "Losses: mean of the last 10% of steps.")
+            "best against the runner-up)" +
+            ("" if inception else f"; \"not learned yet\" when every "
+             f"run's recall is below {UNLEARNED_RECALL}: its samples reach almost no real digit") +
+            ". Losses: mean of the last 10% of steps.")
 
 
 def calibration_section(suite: Suite) -> str:
@@ -207,6 +239,8 @@ def model_section(suite: Suite, model: str, figures: list[str],
         note = unlearned_note(runs)
         if note:
             parts.append(note)
+    elif missing := inception_missing_note(runs):
+        parts.append(missing)
     if verdicts:
         parts.append(seeds_section(verdicts))
     control = rounding_control(runs)

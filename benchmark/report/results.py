@@ -57,12 +57,18 @@ class Run:
         return int(self.config.get("devices") or 1)
 
     @property
+    def input_pipeline(self) -> str:
+        """device, or native (--input-pipeline); device for older results."""
+        return str(self.config.get("input_pipeline") or "device")
+
+    @property
     def mode_label(self) -> str:
         """The mode, with the precision when it is not fp32, the replicas when
-        more than one, and the rounding control's mark: "xla", "xla bf16",
-        "function ×2", "xla +1 ulp"."""
+        more than one, the native input pipeline, and the rounding control's
+        mark: "xla", "xla bf16", "function ×2", "eager native", "xla +1 ulp"."""
         label = self.mode if self.precision == "fp32" else f"{self.mode} {self.precision}"
         label += f" ×{self.devices}" if self.devices > 1 else ""
+        label += "" if self.input_pipeline == "device" else f" {self.input_pipeline}"
         return label + (" +1 ulp" if self.nudged else "")
 
     @property
@@ -138,10 +144,11 @@ class Run:
         return times[~warm]
 
     @property
-    def group(self) -> tuple[str, str, str, int, str, int]:
-        """(model, framework, mode, batch size, precision, devices): repeats of a group are pooled."""
+    def group(self) -> tuple[str, str, str, int, str, int, str]:
+        """(model, framework, mode, batch size, precision, devices, input
+        pipeline): repeats of a group are pooled."""
         return (self.model, self.framework, self.mode, int(self.config.get("batch_size") or 0),
-                self.precision, self.devices)
+                self.precision, self.devices, self.input_pipeline)
 
     def frames(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(steps (K,), uint8 sample grids (K, N, H, W, C)) through training."""
@@ -205,7 +212,7 @@ def load_suite(run_dir: Path) -> Suite:
     models = _ordered(settings.get("models") or [], (run.model for run in runs))
     frameworks = _ordered(settings.get("frameworks") or [], (run.framework for run in runs))
     runs.sort(key=lambda run: (models.index(run.model), frameworks.index(run.framework), run.mode,
-                               _precision_order(run.precision), run.devices))
+                               _precision_order(run.precision), run.devices, run.input_pipeline != "device"))
     return Suite(summary, tuple(runs), models, frameworks)
 
 

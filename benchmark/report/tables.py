@@ -218,15 +218,60 @@ def precision_note(runs: Sequence[Run]) -> str | None:
     0.93x (slower than fp32)". Most CPUs have no fast low-precision arithmetic."""
     by_group = {c.runs[0].group: c for c in contenders(runs)}
     found = []
-    for (model, framework, mode, batch, precision, devices), contender in by_group.items():
+    for (model, framework, mode, batch, precision, devices, pipeline), contender in by_group.items():
         if precision == "fp32":
             continue
-        base = by_group.get((model, framework, mode, batch, "fp32", devices))
+        base = by_group.get((model, framework, mode, batch, "fp32", devices, pipeline))
         if base is not None:
             ratio = contender.rate / base.rate
             found.append(f"{framework} {mode} {precision} {ratio:.2f}x its fp32 images/s"
                          + (" (slower than fp32)" if ratio < 1 else ""))
     return "*Mixed precision*: " + "; ".join(found) + "." if found else None
+
+
+# Waiting this share of training time or more for the loader's batches: the loader bounds training.
+LOADER_BOUND_SHARE = 0.10
+
+
+def pipeline_note(suite: Suite) -> str | None:
+    """Where native pipelines ran: per model and framework, the native run's
+    images/s counting its waits for the loader against the device pipeline's,
+    the loader's images/s alone, and whether the loader bounds training (the
+    measured share of time spent waiting for it); then whether the frameworks'
+    speed ratio with native pipelines comes from their loaders."""
+    found = []
+    for model in suite.models:
+        best: dict[tuple[str, str], Contender] = {}
+        for contender in contenders(suite.runs_of(model)):  # fastest first
+            best.setdefault((contender.framework, contender.runs[0].input_pipeline), contender)
+        parts, waits = [], {}
+        for framework in suite.frameworks:
+            native, device = best.get((framework, "native")), best.get((framework, "device"))
+            if native is None:
+                continue
+            run = native.runs[0]
+            with_input = run.number("timing", "images_per_s_with_input")
+            share = run.number("timing", "input_wait_share")
+            text = f"{framework} native {fmt_rate(with_input)} images/s counting its waits for the loader"
+            if device is not None and with_input is not None:
+                text += f" ({with_input / device.rate:.2f}x its device pipeline's {fmt_rate(device.rate)})"
+            text += f", loader alone {fmt_rate(run.number('timing', 'loader_images_per_s'))} images/s"
+            if share is not None:
+                waits[framework] = share
+                text += (f", waited {share:.0%} of the time: the loader "
+                         + ("bounds training" if share >= LOADER_BOUND_SHARE else "keeps up"))
+            parts.append(text)
+        if len(waits) >= 2:
+            bound = [f for f, share in waits.items() if share >= LOADER_BOUND_SHARE]
+            parts.append(f"so the frameworks' native speeds differ through {' and '.join(bound)}'s loader"
+                         if bound else "so neither framework's native speed comes from its loader")
+        if parts:
+            found.append(f"{model_title(model)}: " + "; ".join(parts) + ".")
+    if not found:
+        return None
+    return ("*Input pipelines*: " + " ".join(found) + f" A loader bounds training when training waits for it "
+            f"{LOADER_BOUND_SHARE:.0%} of the time or more; a native run's other difference from its device twin "
+            "is in the step (the loader's work shares the CPU, and steps vary from run to run).")
 
 
 def modes_sentence(suite: Suite) -> str | None:
@@ -260,6 +305,18 @@ def quality_of(run: Run) -> dict[str, float] | None:
     return scores if isinstance(scores, dict) and finite(scores.get("fid")) is not None else None
 
 
+def inception_scored(runs: Sequence[Run]) -> bool:
+    """Whether the runs' quality is FID/KID on Inception (data other than MNIST)."""
+    return any((run.result.get("quality") or {}).get("features") == "inception" for run in runs)
+
+
+def inception_missing(runs: Sequence[Run]) -> str | None:
+    """Why FID/KID on Inception were not computed (the weights were missing), or None."""
+    return next((q["inception_reason"] for run in runs
+                 if isinstance(q := run.result.get("quality"), dict) and q.get("inception_reason")
+                 and finite(q.get("fid")) is None), None)
+
+
 # What an FID means, from the degradation ladder of real test digits measured
 # with our evaluator (docs/metrics.md, "What the numbers mean"): at or below
 # 14, no worse than real digits under N(0, 0.1) pixel noise; at or below 400,
@@ -278,22 +335,47 @@ def quality_table(runs: Sequence[Run]) -> str | None:
     if not scored:
         return None
     columns = [c for c in QUALITY_COLUMNS if any(finite(q.get(c[0])) is not None for _, q in scored)]
+    if inception_scored(runs):  # FID bands were measured on MNIST's classifier only
+        return _inception_quality_table(scored, columns)
     headers = ["Framework", "Mode", "Samples", *(header for _, header, _ in columns), "Band"]
     rows = []
     for run, q in scored:
         cells = [run.framework + str(run.config.get("tag") or ""), run.mode_label,
-                 fmt_count(q.get("num_samples"))]
-        for key, _, fmt in columns:
-            value = finite(q.get(key))
-            cell = MISSING if value is None else fmt.format(value)
-            if key == "kid_mean" and finite(q.get("kid_std")) is not None:
-                cell += f" ± {q['kid_std']:.4f}"
-            cells.append(cell)
+                 fmt_count(q.get("num_samples")), *(_quality_cell(q, key, fmt) for key, _, fmt in columns)]
         rows.append([*cells, fid_band(q["fid"])])
     return (markdown_table(headers, rows, "ll" + "r" * (len(headers) - 3) + "l") + "\n\n"
             f"*Band* (by FID, from real digits degraded step by step; docs/metrics.md): well trained "
             f"≤ {FID_BANDS[0][0]:.0f} (real digits with light pixel noise), recognisable ≤ "
             f"{FID_BANDS[1][0]:.0f} (real digits blurred by 1 px), else not converged.")
+
+
+def _inception_quality_table(scored: list[tuple[Run, dict]], columns: list[tuple[str, str, str]]) -> str:
+    rows = [[run.framework + str(run.config.get("tag") or ""), run.mode_label, fmt_count(q.get("num_samples")),
+             *(_quality_cell(q, key, fmt) for key, _, fmt in columns)] for run, q in scored]
+    samples = fmt_count(scored[0][1].get("num_samples"))
+    return (markdown_table(["Framework", "Mode", "Samples", *(header for _, header, _ in columns)], rows,
+                           "ll" + "r" * (len(columns) + 1)) + "\n\n"
+            f"FID and KID on Inception-v3 pool3 features with the standard FID weights "
+            f"(benchmark/metrics/inception.py), {samples} samples against as many real training images. "
+            "FID is biased upwards the fewer the samples (papers use 10k to 50k): compare these FIDs "
+            "with each other, not with published ones; KID is unbiased.")
+
+
+def _quality_cell(q: dict, key: str, fmt: str) -> str:
+    value = finite(q.get(key))
+    cell = MISSING if value is None else fmt.format(value)
+    if key == "kid_mean" and finite(q.get("kid_std")) is not None:
+        cell += f" ± {q['kid_std']:.4f}"
+    return cell
+
+
+def inception_missing_note(runs: Sequence[Run]) -> str | None:
+    """Says, under a model, that its samples were not scored because the
+    Inception weights were missing."""
+    if inception_missing(runs) is None:
+        return None
+    return ("### Sample quality\n\n**Not scored: the Inception-v3 weights for FID and KID were missing** "
+            "(the summary says where they were looked for). Everything else is reported.")
 
 
 # Below this recall a generator's samples reach almost no real digit: in the
@@ -329,6 +411,8 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
         if q and (run.framework not in best or q["fid"] < best[run.framework][1]["fid"]):
             best[run.framework] = (run, q)
     if len(best) < 2:
+        if not best and inception_missing(runs):
+            return MISSING, "n/a: Inception weights missing"
         return MISSING, "n/a: " + ("no quality scores" if not best else f"only {next(iter(best))} scored")
     ranked = sorted(best.values(), key=lambda item: item[1]["fid"])
     (run_a, a), (run_b, b) = ranked[:2]
@@ -455,11 +539,20 @@ def model_table(runs: Sequence[Run], peaks: Peaks | None = None) -> str:
     """One row per run. Share of peak is against the best matrix product of
     the run's own device and arithmetic (`matmul_peaks`)."""
     with_device = any(run.number("memory", "peak_device_bytes") is not None for run in runs)
-    headers = ["Framework", "Mode", "Images/s (p10–p90)", "ms/step", "GFLOP/s (% peak)",
+    with_input = any(run.input_pipeline != "device" for run in runs)
+    headers = ["Framework", "Mode", "Images/s (p10–p90)",
+               *(["Loader alone img/s", "Waited for input"] if with_input else []),
+               "ms/step", "GFLOP/s (% peak)",
                "Warm-up s (steps)", "Epoch s", "Train s", "D loss", "G loss", "Peak RSS MiB",
                *(["Device MiB"] if with_device else []), "Params G / D"]
-    rows = [_model_row(run, with_device, peaks or {}) for run in runs]
-    return markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
+    rows = [_model_row(run, with_device, peaks or {}, with_input) for run in runs]
+    table = markdown_table(headers, rows, "ll" + "r" * (len(headers) - 2))
+    if with_input:
+        table += ("\n\n*Images/s* times the step alone. *Loader alone*: the native pipeline's images/s "
+                  "with no training beside it, measured before training; *waited for input*: the "
+                  "share of training time spent waiting for the loader's next batch (outside the "
+                  "step). The device pipeline gathers each batch inside the step.")
+    return table
 
 
 def _flops_cell(run: Run, peaks: Peaks) -> str:
@@ -470,7 +563,7 @@ def _flops_cell(run: Run, peaks: Peaks) -> str:
     return f"{achieved:.1f} ({100 * achieved / peak:.0f}%)" if peak else f"{achieved:.1f}"
 
 
-def _model_row(run: Run, with_device: bool, peaks: Peaks) -> list[str]:
+def _model_row(run: Run, with_device: bool, peaks: Peaks, with_input: bool = False) -> list[str]:
     timing = run.timing
     mode = run.mode_label if run.ok else f"{run.mode_label} ({run.status})"
     params = run.parameter_counts
@@ -478,6 +571,13 @@ def _model_row(run: Run, with_device: bool, peaks: Peaks) -> list[str]:
         run.framework + str(run.config.get("tag") or ""),
         mode,
         _rate_cell(run),
+    ]
+    if with_input:
+        share = run.number("timing", "input_wait_share")
+        row += (["in step", "–"] if run.input_pipeline == "device" else
+                [fmt_rate(run.number("timing", "loader_images_per_s")),
+                 MISSING if share is None else f"{share:.0%}"])
+    row += [
         fmt_ms(run.number("timing", "step_ms_median")),
         _flops_cell(run, peaks),
         _warmup_cell(run),
@@ -517,8 +617,9 @@ def _mean(values: Any) -> float | None:
 
 
 def config_table(runs: Sequence[Run]) -> str:
-    headers = ["Run", "Framework", "Model", "Mode", "Precision", "Device", "Epochs", "Batch",
-               "Train size", "Threads", "Framework version"]
+    with_input = any(run.input_pipeline != "device" for run in runs)
+    headers = ["Run", "Framework", "Model", "Mode", "Precision", *(["Input"] if with_input else []), "Device",
+               "Epochs", "Batch", "Train size", "Threads", "Framework version"]
     rows = []
     for run in runs:
         config = run.config
@@ -526,11 +627,11 @@ def config_table(runs: Sequence[Run]) -> str:
         environment = run.result.get("environment") or {}
         threads = environment.get("threads") or fmt_count(config.get("threads"))
         rows.append([run.name, run.framework, run.model, run.mode, run.precision,
-                     str(config.get("device", MISSING)),
+                     *([run.input_pipeline] if with_input else []), str(config.get("device", MISSING)),
                      fmt_count(config.get("epochs")), fmt_count(config.get("batch_size")),
                      "all" if train_size is None and config else fmt_count(train_size),
                      str(threads), str(environment.get("framework_version") or MISSING)])
-    return markdown_table(headers, rows, "llllllrrrrl")
+    return markdown_table(headers, rows, "llllll" + ("l" if with_input else "") + "rrrrl")
 
 
 # --- runs.csv ------------------------------------------------------------------
@@ -540,7 +641,8 @@ CSV_COLUMNS = ("name", "framework", "model", "mode", "compute_precision", "statu
                "images_per_s_p90", "step_ms_median", "gflops_per_s", "warmup_s", "train_s",
                "final_d_loss", "final_g_loss", *(key for key, _, _ in QUALITY_COLUMNS), "kid_std",
                "peak_rss_mib", "peak_device_mib", "epochs", "batch_size", "train_size", "seed",
-               "repeat", "nudged", "reason")
+               "repeat", "nudged", "dataset", "input_pipeline", "loader_images_per_s", "input_wait_share",
+               "reason")
 
 
 def runs_csv(runs: Sequence[Run]) -> str:
@@ -571,5 +673,8 @@ def _csv_record(run: Run) -> dict[str, Any]:
         "peak_device_mib": None if device is None else device / MIB,
         **{key: config.get(key) for key in ("epochs", "batch_size", "train_size", "seed", "repeat")},
         "nudged": bool(config.get("nudged")),
+        "dataset": config.get("dataset") or "mnist", "input_pipeline": run.input_pipeline,
+        "loader_images_per_s": run.number("timing", "loader_images_per_s"),
+        "input_wait_share": run.number("timing", "input_wait_share"),
         "reason": run.result.get("reason"),
     }

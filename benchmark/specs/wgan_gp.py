@@ -6,26 +6,35 @@ x_hat = mix * x + (1 - mix) * G(z), one mix ~ U[0, 1) per sample
 (`StepInputs.mix`); 5 critic steps per G step; Adam(1e-4, beta1 0, beta2 0.9)
 for both nets: the paper's Algorithm 1 defaults.
 
-The critic is the DCGAN discriminator with its BatchNorm removed (conv2 gets
-its bias back): the penalty is taken per sample, which batch statistics would
-break; the paper recommends no BatchNorm in the critic (it uses layer norm or
-none). G is DCGAN's, BatchNorm kept.
+The critic is the DCGAN discriminator with its BatchNorm removed (the
+convolutions before it get their bias back): the penalty is taken per sample,
+which batch statistics would break; the paper recommends no BatchNorm in the
+critic (it uses layer norm or none). G is DCGAN's, BatchNorm kept. Any image
+shape DCGAN takes.
 """
 
-from benchmark.specs.dcgan import GENERATOR, IMAGE_SHAPE, LATENT_DIM, dcgan_discriminator
+from benchmark.specs.dcgan import (
+    IMAGE_SHAPE, LATENT_DIM, ImageShape, dcgan_discriminator, dcgan_generator, sized_title,
+)
 from benchmark.specs.gan import GANSpec, OptimizerSpec
 
-WGAN_GP = GANSpec(
-    name="wgan_gp",
-    title="WGAN-GP",
-    paper="Gulrajani et al. 2017, arXiv:1704.00028",
-    latent_dim=LATENT_DIM,
-    image_shape=IMAGE_SHAPE,
-    generator=GENERATOR,
-    discriminator=dcgan_discriminator(batchnorm=False),
-    loss="wasserstein",
-    d_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
-    g_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
-    n_critic=5,
-    gradient_penalty=10.0,
-)
+
+def wgan_gp(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
+    """WGAN-GP for images of `image_shape` (28x28x1: `WGAN_GP`)."""
+    return GANSpec(
+        name="wgan_gp",
+        title=sized_title("WGAN-GP", image_shape),
+        paper="Gulrajani et al. 2017, arXiv:1704.00028",
+        latent_dim=LATENT_DIM,
+        image_shape=tuple(image_shape),
+        generator=dcgan_generator(image_shape),
+        discriminator=dcgan_discriminator(image_shape, batchnorm=False),
+        loss="wasserstein",
+        d_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
+        g_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
+        n_critic=5,
+        gradient_penalty=10.0,
+    )
+
+
+WGAN_GP = wgan_gp()

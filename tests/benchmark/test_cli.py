@@ -188,6 +188,53 @@ def test_precisions_plan_one_named_run_each():
     assert {c.precision for c in plan_runs(build_parser().parse_args([]), "cpu")} == {"fp32"}
 
 
+def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_cpu():
+    from benchmark.cli import UsageError, build_parser, plan_runs
+    from benchmark.config import INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES
+
+    def plan(*flags: str, device: str = "cpu"):
+        return plan_runs(build_parser().parse_args(["--models", "dcgan", "--profile", "smoke", *flags]), device)
+
+    assert [c.name for c in plan("--input-pipeline", "device", "native")] == [
+        "dcgan-torch-eager", "dcgan-torch-eager-native", "dcgan-tf-xla", "dcgan-tf-xla-native"]
+    assert {(c.dataset, c.input_pipeline, c.image_size) for c in plan()} == {("mnist", "device", None)}
+    quick = {(c.quality_samples, c.quality_probes) for c in plan("--profile", "quick")}
+    assert quick == {(10_000, 4)}  # MNIST: the classifier, as before
+    inception = plan("--profile", "quick", "--dataset", "cifar10")
+    assert {(c.dataset, c.quality_samples, c.quality_probes) for c in inception} == {
+        ("cifar10", INCEPTION_CPU_SAMPLES, INCEPTION_CPU_PROBES)}
+    assert {c.quality_samples for c in plan("--profile", "quick", "--dataset", "cifar10", device="cuda")} == {10_000}
+    given = plan("--dataset", "cifar10", "--quality-samples", "50", "--quality-probes", "3")
+    assert {(c.quality_samples, c.quality_probes) for c in given} == {(50, 3)}
+    with pytest.raises(UsageError, match="native pipelines feed one device"):
+        plan("--input-pipeline", "native", "--devices", "2")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset", "imagenet"], "unknown dataset 'imagenet'; valid: mnist, fashion_mnist, cifar10, folder:PATH"),
+    (["--dataset", "folder:{tmp}/missing"], "missing"),
+    (["--dataset", "folder:{tmp}/empty"], "no JPEG or PNG files under"),
+    (["--dataset", "folder:{tmp}/faces", "--models", "cgan"], "cgan is conditional: it needs labelled data"),
+    (["--dataset", "folder:{tmp}/faces", "--image-size", "48"], "no networks for images of shape (48, 48, 3)"),
+    (["--image-size", "64"], "applies to folder:PATH data sets only"),
+    (["--dataset", "folder:{tmp}/faces", "--data-dir", "{tmp}"], "names its own folder"),
+])
+def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, capsys, monkeypatch, flags, message):
+    from benchmark import cli
+    from tests.datasets import write_image_folder
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    write_image_folder(tmp_path / "faces", corrupt=False)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*(f.format(tmp=tmp_path) for f in flags), "--profile", "smoke", "--out", str(out)])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_the_converge_profile_gives_every_model_the_same_generator_updates():
     from benchmark.cli import build_parser, plan_runs
     from benchmark.config import CONVERGE_GENERATOR_UPDATES

@@ -93,6 +93,19 @@ def test_the_writer_reads_back_and_loads_neither_framework(tmp_path):
     assert (grid[2:30, 2:30] == frame[0, ..., 0]).all()  # the pixels themselves, not resampled
 
 
+def test_rgb_samples_are_stored_in_colour(tmp_path):
+    from benchmark.tensorboard import RunWriter
+
+    frame = np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    writer = RunWriter(tmp_path)
+    writer.samples(5, frame)
+    writer.close()
+    (image,) = read_events(tmp_path).Images(SAMPLES_TAG)
+    pixels = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)))
+    assert image.step == 5 and (pixels == tile_uint8(frame)).all()
+    assert (pixels[2:18, 2:18] == frame[0]).all()
+
+
 def test_both_frameworks_write_losses_scores_and_sample_grids_tensorboard_reads(tmp_path, mnist_data_dir):
     result = run_cli("--frameworks", "torch", "tf", "--models", "dcgan", "--profile", "smoke",
                      "--train-size", "160", "--batch-size", "16", "--quality-samples", "50",

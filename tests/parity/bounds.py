@@ -79,26 +79,27 @@ def step_scales(runner, inputs: StepInputs) -> StepScales:
     return StepScales(max(float(t.abs().max()) for t in logits), max(penalties))
 
 
-def loss_bound(spec: GANSpec, name: str, value: float, scales: StepScales, path: float) -> float:
+def loss_bound(spec: GANSpec, name: str, value: float, scales: StepScales, path: float,
+               batch: int = BATCH) -> float:
     """How far float32 rounding can move a step's loss `name` (float64
     value `value`) whose logits carry the relative rounding `path`.
 
     A loss is a batch mean (or two) of f(logit). Evaluating f and the means
     rounds relative to |loss| (f >= 0; a Wasserstein mean's share is in the
     next term). Each logit's error has a standard deviation of at most
-    path * logit / sqrt(12) (`tests.parity.rounding`), so a mean of BATCH
+    path * logit / sqrt(12) (`tests.parity.rounding`), so a mean of `batch`
     independent ones, through max|f'| over [-logit, logit] (1 for BCE, hinge
     and Wasserstein, logit + 1 for least squares), moves by at most
-    slope * path * logit / sqrt(BATCH) at the same sqrt(12) deviations; a
+    slope * path * logit / sqrt(batch) at the same sqrt(12) deviations; a
     loss near 0 (Wasserstein, hinge) is a small mean of larger scores, which
     this term covers. The penalty mean((n - 1)^2) moves by at most
     mean(2 |n - 1| n) * path for a relative error `path` of n, times its weight."""
     # f, its batch mean, the sum of a D loss's terms, the mean over critic passes.
-    evaluation = rounding_budget((), training=True, batch=BATCH,
-                                 extra=(ELEMENTWISE_TERMS, BATCH, ELEMENTWISE_TERMS, spec.n_critic))
+    evaluation = rounding_budget((), training=True, batch=batch,
+                                 extra=(ELEMENTWISE_TERMS, batch, ELEMENTWISE_TERMS, spec.n_critic))
     slope = scales.logit + 1.0 if spec.loss == "least_squares" else 1.0
     means = 2 if name == "d_loss" else 1
-    bound = evaluation * abs(value) + path * means * slope * scales.logit / math.sqrt(BATCH)
+    bound = evaluation * abs(value) + path * means * slope * scales.logit / math.sqrt(batch)
     if name == "d_loss" and spec.gradient_penalty:
         bound += path * spec.gradient_penalty * scales.penalty
     return bound

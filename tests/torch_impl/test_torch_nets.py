@@ -1,4 +1,5 @@
-"""torch_impl's own layers against PyTorch's reference implementations.
+"""torch_impl's own layers against PyTorch's reference implementations, and
+the DCGAN paper networks' ends against pytorch/examples' layers.
 
 `SpectralNorm` is written by hand (see its docstring for why); here it is
 checked against `torch.nn.utils.spectral_norm`, whose arithmetic it promises:
@@ -18,11 +19,15 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from benchmark.specs import spec_for_image  # noqa: E402
 from benchmark.specs.layers import (  # noqa: E402
     Conv2d, ConvTranspose2d, Dense, NetSpec, SelfAttention, infer_shapes,
 )
 from tests.parity.rounding import rounding_budget  # noqa: E402
-from torch_impl.nets import SelfAttentionBlock, SNConv2d, SNConvTranspose2d, SNDense  # noqa: E402
+from torch_impl.nets import (  # noqa: E402
+    SelfAttentionBlock, SNConv2d, SNConvTranspose2d, SNDense, build_network,
+)
+from torch_impl.weights import import_network  # noqa: E402
 
 
 
@@ -96,3 +101,30 @@ def test_self_attention_with_gamma_zero_is_the_identity():
     block = SelfAttentionBlock(SelfAttention("attention", 16))
     x = torch.randn(2, 16, 5, 5)
     assert torch.equal(block(x), x)
+
+
+def test_the_paper_networks_ends_are_pytorch_examples_layers():
+    """`benchmark.specs.dcgan_paper` writes pytorch/examples' first G layer,
+    ConvTranspose2d(100, 512, 4, 1, 0) on z as a 1x1 image, as Dense "project"
+    + Reshape, and D's last, Conv2d(512, 1, 4, 1, 0) on the 4x4 maps, as
+    Flatten + Dense "logit": the same outputs from the same kernel, its
+    entries rearranged (float64: equal up to its rounding)."""
+    torch.manual_seed(0)
+    spec = spec_for_image("dcgan", (64, 64, 3))
+    project = NetSpec("g", (100,), spec.generator.layers[:2])  # Dense, Reshape((4, 4, 512))
+    reference = nn.ConvTranspose2d(100, 512, 4, 1, 0, bias=False).double()
+    ours = build_network(project).double()
+    # (in, out, kh, kw) -> (in, kh, kw, out): the Dense's columns in (H, W, C) order
+    import_network(project, ours, {"g/project/kernel": reference.weight.detach().permute(0, 2, 3, 1)
+                                   .reshape(100, -1).numpy()})
+    z = torch.randn(3, 100, dtype=torch.float64)
+    assert torch.allclose(ours(z), reference(z.view(3, 100, 1, 1)), rtol=0, atol=1e-12)
+
+    logit = NetSpec("d", (4, 4, 512), spec.discriminator.layers[-2:])  # Flatten, Dense
+    reference = nn.Conv2d(512, 1, 4, 1, 0).double()
+    ours = build_network(logit).double()
+    # (out, in, kh, kw) -> (kh, kw, in, out), the canonical Conv2d kernel, is the Dense's (8192, 1)
+    import_network(logit, ours, {"d/logit/kernel": reference.weight.detach().permute(2, 3, 1, 0)
+                                 .reshape(-1, 1).numpy(), "d/logit/bias": reference.bias.detach().numpy()})
+    x = torch.randn(3, 512, 4, 4, dtype=torch.float64)
+    assert torch.allclose(ours(x), reference(x).flatten(1), rtol=0, atol=1e-12)

@@ -322,6 +322,19 @@ def test_repeats_drop_the_one_run_caveat(tmp_path: Path) -> None:
     assert dcgan[1].startswith("torch (eager) 2.0") and dcgan[2] == "clear"
 
 
+def test_evolution_gif_shows_rgb_samples_in_colour() -> None:
+    from PIL import Image, ImageSequence
+
+    frames = np.zeros((2, 4, 16, 16, 3), np.uint8)
+    frames[:, :, :, :, 0] = 255  # pure red images
+    gif = Image.open(io.BytesIO(evolution_gif([0, 9], frames, scale=1)))
+    for frame in ImageSequence.Iterator(gif):
+        picture = np.asarray(frame.convert("RGB"))
+        assert picture.shape == (16 + 2 * 18 + 2, 2 * 18 + 2, 3)
+        assert (picture[16 + 2, 2] == [255, 0, 0]).all()  # an image's pixel, below the caption
+        assert (picture[16, 0] == 255).all()  # a white gutter
+
+
 def test_evolution_gif_shows_each_snapshot_in_16_grays_and_lingers_on_the_last() -> None:
     from PIL import Image, ImageSequence
 
