@@ -84,8 +84,8 @@ def test_every_loop_trains_two_steps(framework, model, tiny):
 
 
 def test_jax_bare_transposed_convolutions_are_torchs():
-    """Both formulations of the JAX bare loop's k4 s2 p1 transposed
-    convolution compute PyTorch's ConvTranspose2d."""
+    """Every formulation of the JAX bare loop's k4 s2 p1 transposed
+    convolution computes PyTorch's ConvTranspose2d."""
     import jax
     import torch
     from benchmark.loops import jax_loops
@@ -95,7 +95,7 @@ def test_jax_bare_transposed_convolutions_are_torchs():
     want = torch.nn.functional.conv_transpose2d(torch.from_numpy(x.transpose(0, 3, 1, 2)),
                                                 torch.from_numpy(w.transpose(2, 3, 0, 1).copy()),
                                                 stride=2, padding=1).numpy().transpose(0, 2, 3, 1)
-    for deconv in (jax_loops.deconv_subpixel, jax_loops.deconv_lax):
+    for deconv in (jax_loops.deconv_phases, jax_loops.deconv_subpixel, jax_loops.deconv_lax):
         np.testing.assert_allclose(np.asarray(deconv(jax.numpy.asarray(x), jax.numpy.asarray(w))), want,
                                    rtol=0, atol=1e-5 * np.max(np.abs(want)))
 
