@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the same GANs in PyTorch and TensorFlow on MNIST and compare them.
+"""Train the same GANs in PyTorch, TensorFlow and JAX on MNIST and compare them.
 
     python run_benchmark.py --frameworks torch tf --models dcgan wgan
 

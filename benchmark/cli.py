@@ -17,9 +17,11 @@ from pathlib import Path
 
 from benchmark.calibration import AUTO, calibrate, summary_lines, targets_of
 from benchmark.calibration import apply as apply_calibration
-from benchmark.config import (DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_DATASET, DEFAULT_MODES,
-                              FRAMEWORKS, INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES, INPUT_PIPELINES,
-                              MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig)
+from benchmark.config import (
+    DATA_PARALLEL_DEFAULT_MODES, DATA_PARALLEL_MODES, DEFAULT_DATASET, DEFAULT_FRAMEWORKS, DEFAULT_MODES,
+    FRAMEWORK_PACKAGES, FRAMEWORKS, INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES, INPUT_PIPELINES, MNIST_TRAIN_IMAGES,
+    MODES, PRECISIONS, PROFILES, RunConfig,
+)
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         + f", batch {p.batch_size}, {p.train_size or MNIST_TRAIN_IMAGES} images)" for p in PROFILES.values())
     parser = argparse.ArgumentParser(
         prog="run_benchmark.py",
-        description="Train the same GANs in PyTorch and TensorFlow on MNIST and write a "
+        description="Train the same GANs in PyTorch, TensorFlow and JAX on MNIST and write a "
                     "comparison report (speed, losses, samples) under --out.",
         epilog="Examples:\n"
                "  python run_benchmark.py --frameworks torch tf --models dcgan wgan\n"
@@ -89,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  python run_benchmark.py --report-only reports/<run-id>",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS),
-                        metavar="NAME", help=f"frameworks to compare: {', '.join(FRAMEWORKS)} (default: both)")
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(DEFAULT_FRAMEWORKS),
+                        metavar="NAME", help=f"frameworks to compare: {', '.join(FRAMEWORKS)} "
+                        f"(default: {' '.join(DEFAULT_FRAMEWORKS)})")
     parser.add_argument("--models", nargs="+", choices=[*SPECS, "all"], default=["dcgan", "wgan"],
                         metavar="NAME", help=f"models: {', '.join(SPECS)}, or all (default: dcgan wgan)")
     all_modes = sorted({m for modes in MODES.values() for m in modes})
@@ -109,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["fp32"], metavar="P",
                         help="arithmetic of the training step, each a separate run: fp32; bf16 or "
                              "fp16 are mixed precision (float32 parameters and optimizer state, "
-                             "forward passes in bfloat16 / float16 by torch autocast or a Keras "
-                             "mixed policy, float32 losses; fp16 adds dynamic loss scaling). "
+                             "forward passes in bfloat16 / float16 by torch autocast, a Keras "
+                             "mixed policy or bf16 matmul/conv operands in JAX, float32 losses; fp16 "
+                             "adds dynamic loss scaling; JAX has bf16 only). "
                              f"Choices: {', '.join(PRECISIONS)} (default: fp32)")
     parser.add_argument("--rounding-control", action="store_true",
                         help="also run every configuration again with one initial weight moved by one "
@@ -200,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write a TensorBoard event file to RUN_DIR/runs/<run>/tensorboard: "
                              "loss/d, loss/g and speed/images_per_s every step, quality/fid, quality/kid, "
                              "quality/precision, quality/recall, quality/coverage, ... at every quality "
-                             "probe, the sample grid as the image 'samples'; the same tags for both frameworks")
+                             "probe, the sample grid as the image 'samples'; the same tags for every framework")
     parser.add_argument("--run-timeout", type=positive_int, metavar="SECONDS",
                         help="stop a run that takes longer and record it as failed")
     parser.add_argument("--resume", type=Path, metavar="DIR",
@@ -298,6 +302,9 @@ def plan_runs(args: argparse.Namespace, device: str, n_images: int = MNIST_TRAIN
     def modes_for(framework: str, devices: int) -> list[str]:
         if devices == 1:
             return modes[framework]
+        if framework not in DATA_PARALLEL_MODES:
+            raise UsageError(f"--devices {devices}: {framework} has no data-parallel runner (torch and tf "
+                             f"have); run {framework} with --devices 1, or leave it out of --frameworks")
         if args.modes == [AUTO]:  # the calibration times single devices
             return [DATA_PARALLEL_DEFAULT_MODES[framework]]
         chosen = [m for m in modes[framework] if m in DATA_PARALLEL_MODES[framework]]
@@ -494,7 +501,7 @@ def prepare_out(out: Path) -> Path:
 
 def check_frameworks(frameworks: list[str]) -> None:
     """Finds each framework's package without importing it (imports take seconds)."""
-    packages = {"torch": "torch", "tf": "tensorflow"}
+    packages = FRAMEWORK_PACKAGES
     for framework in frameworks:
         try:
             found = importlib.util.find_spec(packages[framework]) is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmark.peak import numpy_float32_gflops
 
-PACKAGES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy", "matplotlib")
+PACKAGES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "numpy", "matplotlib")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

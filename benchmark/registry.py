@@ -9,26 +9,30 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark.config import FRAMEWORKS
+from benchmark.config import DATA_PARALLEL_MODES, FRAMEWORK_PACKAGES, FRAMEWORKS
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.specs import SPECS, GANSpec, get_spec
 
 RUNNERS: dict[str, str] = {
     "torch": "torch_impl.runner:TorchRunner",
     "tf": "tf_impl.runner:TFRunner",
+    "jax": "jax_impl.runner:JaxRunner",
 }
 # --devices N > 1: the data-parallel runners (benchmark.distributed): DDP under
-# torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with TF_CONFIG).
+# torchrun; tf.distribute's MirroredStrategy (MultiWorkerMirroredStrategy with
+# TF_CONFIG). JAX has none yet (the CLI refuses jax with --devices > 1).
 DATA_PARALLEL_RUNNERS: dict[str, str] = {
     "torch": "torch_impl.distributed:DistributedTorchRunner",
     "tf": "tf_impl.distributed:MirroredTFRunner",
 }
-# --input-pipeline native: each framework's own loader (its users' way of loading data).
+# --input-pipeline native: each framework's own loader (its users' way of
+# loading data); JAX has none (the CLI refuses jax with native).
 NATIVE_INPUTS: dict[str, str] = {
     "torch": "torch_impl.input_pipeline:NativeInput",
     "tf": "tf_impl.input_pipeline:NativeInput",
 }
-assert tuple(RUNNERS) == FRAMEWORKS == tuple(DATA_PARALLEL_RUNNERS) == tuple(NATIVE_INPUTS)
+assert tuple(RUNNERS) == FRAMEWORKS and set(DATA_PARALLEL_RUNNERS) <= set(RUNNERS)
+assert set(DATA_PARALLEL_RUNNERS) == set(DATA_PARALLEL_MODES) and set(NATIVE_INPUTS) <= set(RUNNERS)
 
 # Every model is built from its spec by the framework's generic builder, so
 # each framework runs each model; the pairs are listed for discoverability.
@@ -40,18 +44,21 @@ class FrameworkUnavailable(RuntimeError):
 
 
 def runner_class(framework: str, data_parallel: bool = False) -> type[Runner]:
+    if framework not in RUNNERS:
+        raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(RUNNERS)}")
+    if data_parallel and framework not in DATA_PARALLEL_RUNNERS:
+        raise KeyError(f"{framework} has no data-parallel runner; frameworks with one: "
+                       f"{', '.join(DATA_PARALLEL_RUNNERS)}")
     return _load(framework, DATA_PARALLEL_RUNNERS if data_parallel else RUNNERS)
 
 
 def _load(framework: str, table: dict[str, str]) -> type:
     """The class `table` names for `framework`, its module imported now."""
-    if framework not in table:
-        raise KeyError(f"unknown framework {framework!r}; valid frameworks: {', '.join(table)}")
     module_name, class_name = table[framework].split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        package = {"torch": "torch", "tf": "tensorflow"}[framework]
+        package = FRAMEWORK_PACKAGES[framework]
         raise FrameworkUnavailable(
             f"framework {framework!r} is not installed here ({error}); install {package} "
             "(`make install`, see README) or leave it out of --frameworks"
@@ -73,6 +80,8 @@ def create_native_input(framework: str, dataset: str, data_dir: str | None = Non
     `.epoch(plan)` yields each step's (images, labels) as the framework's
     tensors, in the plan's order (torch: a DataLoader with `workers`
     processes; tf: tf.data)."""
+    if framework not in NATIVE_INPUTS:
+        raise KeyError(f"{framework} has no native input pipeline; frameworks with one: {', '.join(NATIVE_INPUTS)}")
     native_input = _load(framework, NATIVE_INPUTS)
     if framework == "torch":
         return native_input(dataset, "train", data_dir, image_size, workers=workers,

@@ -69,7 +69,8 @@ class RunnerOptions:
     threads: int = 0  # CPU threads for intra-op parallelism; 0 = every core
     dtype: str = "float32"  # "float64" only for parity tests that must exclude rounding
     # Mixed precision on top of float32 parameters: "bf16" or "fp16" run the
-    # forward passes in that type (torch autocast; Keras mixed policies), losses
+    # forward passes in that type (torch autocast; Keras mixed policies; JAX
+    # matmul/conv operands), losses
     # and optimizer state stay float32; "fp16" also scales the losses.
     precision: str = "fp32"
     # Data-parallel replicas sharing each step's batch (benchmark.distributed);
@@ -89,7 +90,7 @@ class Runner(abc.ABC):
     """A (framework, model) pair ready to train.
 
     Construction builds the networks and optimizers; `import_weights` then sets
-    every weight, so both frameworks start from the same canonical numbers.
+    every weight, so every framework starts from the same canonical numbers.
     """
 
     framework: ClassVar[str]

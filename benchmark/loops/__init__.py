@@ -3,8 +3,10 @@
 Three variants train the same architecture on the same MNIST images at the
 same batch size, in one framework and execution mode at a time:
   ours      the project's runner, driven as `benchmark.driver` drives it;
-  bare      the loop an expert writes for speed, in `torch_loops` / `tf_loops`;
-  tutorial  the loop of the framework's own DCGAN tutorial, in its own mode.
+  bare      the loop an expert writes for speed, in `torch_loops` / `tf_loops` /
+            `jax_loops`;
+  tutorial  the loop of the framework's own DCGAN tutorial, in its own mode
+            (JAX has none).
 
 This package file imports no training framework: the parent process of the
 script plans and reports without one.
@@ -19,8 +21,9 @@ VARIANTS = ("ours", "bare", "tutorial")
 # WGAN's clipped critic.
 MODELS = ("dcgan", "wgan")
 # The mode each tutorial runs in: pytorch/examples is eager PyTorch; the TensorFlow
-# DCGAN tutorial decorates its step with @tf.function (no jit_compile).
-TUTORIAL_MODES = {"torch": "eager", "tf": "function"}
+# DCGAN tutorial decorates its step with @tf.function (no jit_compile). JAX: None,
+# no tutorial: neither JAX nor Flax ships a GAN example, only community notebooks.
+TUTORIAL_MODES: dict[str, str | None] = {"torch": "eager", "tf": "function", "jax": None}
 
 
 class Loop(Protocol):

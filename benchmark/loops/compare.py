@@ -1,7 +1,7 @@
 """Is our training step as fast as a hand-written one?
 
     python -m benchmark.loops.compare [--models dcgan wgan] [--frameworks torch tf]
-        [--modes eager function xla compile] [--steps N] [--batch-size 128]
+        [--modes eager function xla compile jit] [--steps N] [--batch-size 128]
         [--repeats R] [--data-dir DIR] [--json PATH]
 
 For each (framework, model, mode) it times three loops on the same MNIST
@@ -38,7 +38,7 @@ import numpy as np
 
 from benchmark import io
 from benchmark.cli import positive_int, resolve_device
-from benchmark.config import DEFAULT_MODES, FRAMEWORKS, MODES, RunConfig
+from benchmark.config import DEFAULT_FRAMEWORKS, DEFAULT_MODES, MODES, RunConfig
 from benchmark.data import MNISTError, load_mnist, seeded_subset
 from benchmark.driver import Seeds, epoch_batches
 from benchmark.flops import training_flops_per_step
@@ -67,13 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), metavar="NAME",
                         help=f"models with hand-written loops: {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS),
-                        metavar="NAME", help=f"frameworks: {', '.join(FRAMEWORKS)} (default: both)")
+    # The frameworks with hand-written loops; by default those of run_benchmark.py's
+    # default --frameworks, so a machine without JAX runs as before.
+    frameworks = tuple(TUTORIAL_MODES)
+    parser.add_argument("--frameworks", nargs="+", choices=frameworks, default=list(DEFAULT_FRAMEWORKS),
+                        metavar="NAME", help=f"frameworks: {', '.join(frameworks)} "
+                                             f"(default: {' '.join(DEFAULT_FRAMEWORKS)})"),
     all_modes = sorted({m for modes in MODES.values() for m in modes})
     parser.add_argument("--modes", nargs="+", choices=all_modes, metavar="MODE",
                         help=f"execution modes; each framework runs those it has ({modes_help}). "
                              "Default: the project's default mode on the device and the tutorial's "
-                             "(" + ", ".join(f"{f} {m}" for f, m in TUTORIAL_MODES.items()) + ")")
+                             "(" + ", ".join(f"{f} {m}" for f, m in TUTORIAL_MODES.items() if m) + ")")
     parser.add_argument("--steps", type=positive_int,
                         help="timed steps per loop and repeat (default: " + "; ".join(
                             f"{d}: " + ", ".join(f"{m} {n}" for m, n in s.items())
@@ -90,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when a GPU is present (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise (default 0)")
+    parser.add_argument("--jax-conv-transpose", choices=("subpixel", "lax"), default="subpixel",
+                        help="the transposed convolution of JAX's bare loop: subpixel, the fast form on "
+                             "XLA:CPU, as ours (default); lax, lax.conv_transpose (benchmark.loops.jax_loops)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here as JSON")
     return parser
 
@@ -98,7 +105,7 @@ def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -
     """Each framework's modes, in MODES order; raises ValueError if one gets none."""
     chosen = {}
     for framework in frameworks:
-        wanted = set(modes) if modes else {DEFAULT_MODES[device][framework], TUTORIAL_MODES[framework]}
+        wanted = set(modes) if modes else {DEFAULT_MODES[device][framework], TUTORIAL_MODES[framework]} - {None}
         chosen[framework] = [m for m in MODES[framework] if m in wanted]
         if not chosen[framework]:
             raise ValueError(f"--modes {' '.join(modes or [])} gives {framework} nothing to run; "
@@ -151,11 +158,15 @@ class OursLoop:
 
 
 def framework_module(framework: str):
-    """`torch_loops` or `tf_loops`: the one training framework this process imports."""
+    """`torch_loops`, `tf_loops` or `jax_loops`: the one training framework this process imports."""
     if framework == "torch":
         from benchmark.loops import torch_loops
 
         return torch_loops
+    if framework == "jax":
+        from benchmark.loops import jax_loops
+
+        return jax_loops
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from benchmark.loops import tf_loops
 
@@ -163,13 +174,15 @@ def framework_module(framework: str):
 
 
 def build_loops(framework: str, model: str, mode: str, images: np.ndarray, labels: np.ndarray,
-                batch_size: int, threads: int, device: str, seed: int) -> dict[str, Loop]:
+                batch_size: int, threads: int, device: str, seed: int,
+                jax_conv_transpose: str = "subpixel") -> dict[str, Loop]:
     """ours and bare in `mode`, and tutorial when `mode` is the tutorial's."""
     module = framework_module(framework)
     spec = get_spec(model)
     loops: dict[str, Loop] = {
         "ours": OursLoop(framework, spec, mode, images, labels, batch_size, threads, device, seed),
-        "bare": module.BareLoop(spec, images, batch_size, mode, device),
+        "bare": (module.BareLoop(spec, images, batch_size, mode, device, conv_transpose=jax_conv_transpose)
+                 if framework == "jax" else module.BareLoop(spec, images, batch_size, mode, device)),
     }
     if mode == TUTORIAL_MODES[framework]:
         loops["tutorial"] = module.tutorial_loop(spec, images, batch_size, device)
@@ -266,6 +279,8 @@ def verdict(ratios: dict, framework: str, mode: str) -> dict:
             tutorial_text += (f"; per FLOP ours is {per_flop:.3f}x the tutorial, whose step does "
                               f"{(1 - ratios['ours_over_tutorial'] / per_flop) * 100:.0f}% less work "
                               "(its G update reuses the D update's fake batch)")
+    elif TUTORIAL_MODES[framework] is None:
+        ahead, tutorial_text = None, f"no tutorial ({framework} has none)"
     else:
         ahead, tutorial_text = None, f"no tutorial in {mode} mode ({framework}'s runs in {TUTORIAL_MODES[framework]})"
     return {"within_5pct_of_bare": within, "ahead_of_tutorial": ahead,
@@ -287,6 +302,9 @@ def render_group(group: dict, batch_size: int, threads: int, repeats: int) -> st
     ]
     for variant in VARIANTS:
         if variant not in group["variants"]:
+            if group["tutorial_mode"] is None:
+                lines.append(f"  {variant:<9} {'-':<9} {'-':>9} (none for {group['framework']})")
+                continue
             lines.append(f"  {variant:<9} {group['tutorial_mode']:<9} {'-':>9} "
                          f"(runs in {group['tutorial_mode']} mode only)")
             continue
@@ -324,7 +342,7 @@ def run_framework(args: argparse.Namespace, framework: str, modes: list[str], de
         steps = args.steps or DEFAULT_STEPS[device][model]
         for mode in modes:
             loops = build_loops(framework, model, mode, images, labels, args.batch_size, threads,
-                                device, args.seed)
+                                device, args.seed, args.jax_conv_transpose)
             group = measure(framework, model, mode, loops, args.warmup, steps, args.repeats,
                             log=lambda line: print(line, file=sys.stderr, flush=True))
             del loops
@@ -340,7 +358,7 @@ def child_command(args: argparse.Namespace, framework: str, modes: list[str], de
                "--models", *args.models, "--modes", *modes, "--warmup", str(args.warmup),
                "--batch-size", str(args.batch_size), "--repeats", str(args.repeats),
                "--threads", str(threads), "--device", device, "--seed", str(args.seed),
-               "--json", str(json_path)]
+               "--jax-conv-transpose", args.jax_conv_transpose, "--json", str(json_path)]
     for flag, value in (("--steps", args.steps), ("--data-dir", args.data_dir),
                         ("--train-size", args.train_size)):
         if value is not None:
@@ -407,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {"frameworks": args.frameworks, "models": args.models, "modes": modes,
                          "batch_size": args.batch_size, "repeats": args.repeats, "warmup": args.warmup,
                          "steps": {m: args.steps or DEFAULT_STEPS[device][m] for m in args.models},
-                         "train_images": len(images), "seed": args.seed},
+                         "train_images": len(images), "seed": args.seed,
+                         "jax_conv_transpose": args.jax_conv_transpose},
             "environment": {**started_env, "load_average_end": list(os.getloadavg())},
             "groups": groups,
             "failed_frameworks": failed,

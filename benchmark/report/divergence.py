@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from benchmark.divergence import TRACE_FILE, Divergence, Trace, compare, first_step_beyond
+from benchmark.report.paired import framework_pairs
 from benchmark.report.results import Run
 from benchmark.report.tables import MISSING, markdown_table
 
@@ -34,8 +35,9 @@ def trace_of(run: Run) -> Trace | None:
 
 
 def twin_pairs(runs: Sequence[Run]) -> list[TwinPair]:
-    """The frameworks' pair at each seed (the first run of each framework in
-    report order, as the paired seed statistics take), and every run with its
+    """Every pair of frameworks at each seed (the first run of each framework
+    in report order, as the paired seed statistics take; pairs in report
+    order: torch vs tf, torch vs jax, tf vs jax), and every run with its
     one-ulp twin; only runs with a trace of two steps or more."""
     traced = [(run, trace) for run in runs if (trace := trace_of(run)) is not None and len(trace.steps) > 1]
     first: dict[tuple[str, int], tuple[Run, Trace]] = {}
@@ -44,8 +46,7 @@ def twin_pairs(runs: Sequence[Run]) -> list[TwinPair]:
             first.setdefault((run.framework, int(run.config.get("seed") or 0)), (run, trace))
     frameworks = list(dict.fromkeys(framework for framework, _ in first))
     pairs = []
-    if len(frameworks) >= 2:
-        a, b = frameworks[:2]
+    for a, b in framework_pairs(frameworks):
         for seed in sorted({seed for _, seed in first}):
             if (a, seed) in first and (b, seed) in first:
                 pairs.append(TwinPair(f"{a} vs {b}", seed, False, compare(first[a, seed][1], first[b, seed][1])))

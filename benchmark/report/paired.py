@@ -9,6 +9,7 @@ quality probe), never the best probe.
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -35,35 +36,67 @@ def seed_values(runs: Sequence[Run]) -> dict[str, dict[int, float]]:
     return values
 
 
-def model_verdict(runs: Sequence[Run]) -> PairedVerdict | None:
-    """The paired verdict of the first two frameworks with scores, on the seeds
-    both finished; None with fewer than MIN_PAIRS such seeds."""
+def framework_pairs(frameworks: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of frameworks, each in report order: (torch, tf), (torch, jax), (tf, jax)."""
+    return list(itertools.combinations(frameworks, 2))
+
+
+def model_verdicts(runs: Sequence[Run]) -> list[PairedVerdict]:
+    """The paired verdict of every pair of frameworks with scores (report
+    order), each on the seeds both finished; pairs with fewer than MIN_PAIRS
+    such seeds are left out."""
     values = seed_values(runs)
-    if len(values) < 2:
-        return None
-    (a, by_seed_a), (b, by_seed_b) = list(values.items())[:2]
-    seeds = sorted(set(by_seed_a) & set(by_seed_b))
-    if len(seeds) < MIN_PAIRS:
-        return None
-    return paired_verdict(METRIC, a, b, seeds, [by_seed_a[s] for s in seeds], [by_seed_b[s] for s in seeds])
+    found = []
+    for a, b in framework_pairs(list(values)):
+        seeds = sorted(set(values[a]) & set(values[b]))
+        if len(seeds) >= MIN_PAIRS:
+            found.append(paired_verdict(METRIC, a, b, seeds, [values[a][s] for s in seeds],
+                                        [values[b][s] for s in seeds]))
+    return found
 
 
-def suite_verdicts(suite: Suite) -> dict[str, PairedVerdict]:
-    """model -> its paired verdict, Wilcoxon p-values Holm-adjusted across models."""
-    found = {model: v for model in suite.models if (v := model_verdict(suite.runs_of(model)))}
-    return dict(zip(found, holm(list(found.values()))))
+def suite_verdicts(suite: Suite) -> dict[str, list[PairedVerdict]]:
+    """model -> its pairs' verdicts, Wilcoxon p-values Holm-adjusted across
+    every model and pair (the family of claims the report makes)."""
+    found = [(model, v) for model in suite.models for v in model_verdicts(suite.runs_of(model))]
+    adjusted = holm([v for _, v in found])
+    verdicts: dict[str, list[PairedVerdict]] = {}
+    for (model, _), v in zip(found, adjusted):
+        verdicts.setdefault(model, []).append(v)
+    return verdicts
 
 
-def summary_cells(verdict: PairedVerdict) -> tuple[str, str]:
-    """(the summary's "Better samples" and "Quality difference" cells)."""
-    low, high = verdict.interval
-    return (f"{verdict.verdict} ({len(verdict.seeds)} paired seeds)",
-            f"mean FID {verdict.a} − {verdict.b}: {verdict.mean_difference:+.2f} ({low:+.2f} to {high:+.2f}); "
-            f"margin ±{verdict.margin:.2f}")
+def summary_cells(verdicts: Sequence[PairedVerdict]) -> tuple[str, str]:
+    """(the summary's "Better samples" and "Quality difference" cells); with
+    three frameworks or more, one clause per pair ("a vs b: ..."), split by " · "."""
+    def cells(v: PairedVerdict) -> tuple[str, str]:
+        low, high = v.interval
+        return (f"{v.verdict} ({len(v.seeds)} paired seeds)",
+                f"mean FID {v.a} − {v.b}: {v.mean_difference:+.2f} ({low:+.2f} to {high:+.2f}); "
+                f"margin ±{v.margin:.2f}")
+
+    if len(verdicts) == 1:
+        return cells(verdicts[0])
+    return (" · ".join(f"{v.a} vs {v.b}: {cells(v)[0]}" for v in verdicts),
+            " · ".join(cells(v)[1] for v in verdicts))
 
 
-def seeds_section(verdict: PairedVerdict) -> str:
-    """Every seed's point, medians and IQRs, and the tests behind the verdict."""
+def seeds_section(verdicts: Sequence[PairedVerdict]) -> str:
+    """Every seed's point, medians and IQRs, and the tests behind each pair's
+    verdict; a bold "a vs b" heads each pair when there are several."""
+    statistic = ("The statistic, fixed in advance, is each run's FID at its end (its last probe), never its "
+                 "best; seed s gives {} the same initial weights, data order and noise.")
+    if len(verdicts) == 1:
+        table, text = _pair_paragraphs(verdicts[0])
+        return "\n\n".join(["### Sample quality across seeds", table, text + " " + statistic.format("both frameworks")])
+    parts = ["### Sample quality across seeds"]
+    for verdict in verdicts:
+        parts += [f"**{verdict.a} vs {verdict.b}**", *_pair_paragraphs(verdict)]
+    parts.append(statistic.format("every framework") + " Holm's adjustment runs over every model and pair.")
+    return "\n\n".join(parts)
+
+
+def _pair_paragraphs(verdict: PairedVerdict) -> list[str]:
     rows = [[str(seed), f"{x:.2f}", f"{y:.2f}", f"{x - y:+.2f}"]
             for seed, x, y in zip(verdict.seeds, verdict.values_a, verdict.values_b)]
     table = markdown_table(["Seed", f"{verdict.a} FID", f"{verdict.b} FID", f"{verdict.a} − {verdict.b}"],
@@ -76,16 +109,13 @@ def seeds_section(verdict: PairedVerdict) -> str:
     def p(value: float | None) -> str:
         return MISSING if value is None or finite(value) is None else f"{value:.3g}"
 
-    return "\n\n".join([
-        "### Sample quality across seeds", table,
-        f"Median FID: {verdict.a} {spread(verdict.median_a, verdict.iqr_a)}, "
-        f"{verdict.b} {spread(verdict.median_b, verdict.iqr_b)}. Mean paired difference "
-        f"{verdict.mean_difference:+.2f}, 95% bootstrap interval {low:+.2f} to {high:+.2f}. "
-        f"Wilcoxon signed-rank p = {p(verdict.wilcoxon_p)} (Holm-adjusted across models: "
-        f"{p(verdict.holm_p)}). Equivalence (TOST) against ±{verdict.margin:.2f}, a margin fixed in "
-        f"advance at 10% of the mean FID: p = {p(verdict.tost_p)}. **Verdict: {verdict.verdict}.** "
-        "The statistic, fixed in advance, is each run's FID at its end (its last probe), never its "
-        "best; seed s gives both frameworks the same initial weights, data order and noise."])
+    return [table,
+            f"Median FID: {verdict.a} {spread(verdict.median_a, verdict.iqr_a)}, "
+            f"{verdict.b} {spread(verdict.median_b, verdict.iqr_b)}. Mean paired difference "
+            f"{verdict.mean_difference:+.2f}, 95% bootstrap interval {low:+.2f} to {high:+.2f}. "
+            f"Wilcoxon signed-rank p = {p(verdict.wilcoxon_p)} (Holm-adjusted across models: "
+            f"{p(verdict.holm_p)}). Equivalence (TOST) against ±{verdict.margin:.2f}, a margin fixed in "
+            f"advance at 10% of the mean FID: p = {p(verdict.tost_p)}. **Verdict: {verdict.verdict}.**"]
 
 
 def rounding_control(runs: Sequence[Run]) -> str | None:
@@ -99,19 +129,25 @@ def rounding_control(runs: Sequence[Run]) -> str | None:
     if not null:
         return None
     values = seed_values(runs)
-    between = []
-    if len(values) >= 2:
-        (a, by_a), (b, by_b) = list(values.items())[:2]
-        between = [abs(by_a[s] - by_b[s]) for s in sorted(set(by_a) & set(by_b))]
     text = ("### Rounding control\n\n" + "Each framework against its own twin started one float32 ulp "
             "away (one bit of one weight), same seed: |FID difference| " + ", ".join(
                 f"{fw} seed {seed} {d:.2f}" for (fw, seed), d in sorted(null.items())) + ". ")
-    if not between:
+    pairs = [(a, b, [abs(values[a][s] - values[b][s]) for s in sorted(set(values[a]) & set(values[b]))])
+             for a, b in framework_pairs(list(values))]
+    pairs = [(a, b, between) for a, b, between in pairs if between]
+    if not pairs:
         return text + "No framework pair to hold against it."
-    text += (f"Between the frameworks, seed by seed: {', '.join(f'{d:.2f}' for d in between)} "
-             f"(mean {np.mean(between):.2f}, against {np.mean(list(null.values())):.2f} for rounding alone). ")
-    if len(between) >= 2 and len(null) >= 2:
-        p = stats.mannwhitneyu(between, list(null.values()), alternative="greater").pvalue
+    rounding = list(null.values())
+    return text + " ".join(_against_rounding(f"{a} and {b}" if len(pairs) > 1 else "the frameworks", between, rounding)
+                           for a, b, between in pairs)
+
+
+def _against_rounding(who: str, between: list[float], rounding: list[float]) -> str:
+    """One pair's |FID differences| held against the one-ulp twins' (a one-sided Mann-Whitney U)."""
+    text = (f"Between {who}, seed by seed: {', '.join(f'{d:.2f}' for d in between)} "
+            f"(mean {np.mean(between):.2f}, against {np.mean(rounding):.2f} for rounding alone). ")
+    if len(between) >= 2 and len(rounding) >= 2:
+        p = stats.mannwhitneyu(between, rounding, alternative="greater").pvalue
         verdict = ("larger than rounding alone" if p < 0.05 else
                    "no larger than rounding alone: the frameworks differ as much as a one-bit nudge does")
         return text + f"One-sided Mann-Whitney U p = {p:.3g}: the framework difference is **{verdict}**."

@@ -130,7 +130,7 @@ def report_markdown(suite: Suite, figures: FigureLinks) -> str:
         summary_section(suite, verdicts),
         calibration_section(suite),
         scaling_section(suite, figures.get(SCALING, [])),
-        *(model_section(suite, model, figures.get(model, []), verdicts.get(model)) for model in suite.models),
+        *(model_section(suite, model, figures.get(model, []), verdicts.get(model, [])) for model in suite.models),
         failed_section(suite.runs),
         environment_section(suite),
         method_note(suite),
@@ -173,7 +173,7 @@ def _format_date(created_utc: object) -> str:
         return created_utc
 
 
-def summary_section(suite: Suite, verdicts: dict[str, PairedVerdict]) -> str:
+def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> str:
     if not suite.models:
         return "## Summary\n\nNo runs were recorded."
     # The table first: it answers the reader's question; the definitions follow.
@@ -195,13 +195,16 @@ def summary_section(suite: Suite, verdicts: dict[str, PairedVerdict]) -> str:
             (pipelines + "\n\n" if pipelines else "") +
             (modes + " " if modes else "") + seeds_note +
             "*Faster*: ratio of median images/s of each framework's fastest finished mode, "
-            "with its 95% bootstrap interval (repeats, then steps, resampled). "
+            "with its 95% bootstrap interval (repeats, then steps, resampled); with three "
+            "frameworks or more, the fastest over each of the others in speed order, the "
+            "verdict for the first two. "
             "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
             "it does not; \"1 run each\": the interval then covers the step-to-step noise of one "
             "run per framework, not the machine's drift from run to run, which can be larger: "
             "`--repeats 3` interleaves repeats and includes it. *Better samples*: lower FID of each framework's best run, on the "
             f"{features}; \"clear\" when their KIDs differ "
-            "by more than twice their combined standard deviation" +
+            "by more than twice their combined standard deviation (with three frameworks or more, the "
+            "best against the runner-up)" +
             ("" if inception else f"; \"not learned yet\" when every "
              f"run's recall is below {UNLEARNED_RECALL}: its samples reach almost no real digit") +
             ". Losses: mean of the last 10% of steps.")
@@ -223,7 +226,8 @@ def calibration_section(suite: Suite) -> str:
             "same CPU, package versions and configuration; `--recalibrate` measures again.")
 
 
-def model_section(suite: Suite, model: str, figures: list[str], verdict: PairedVerdict | None = None) -> str:
+def model_section(suite: Suite, model: str, figures: list[str],
+                  verdicts: Sequence[PairedVerdict] = ()) -> str:
     runs = suite.runs_of(model)
     parts = [f"## {model_title(model)}", "### Speed", model_table(runs, matmul_peaks(suite))]
     mixed = precision_note(runs)
@@ -237,8 +241,8 @@ def model_section(suite: Suite, model: str, figures: list[str], verdict: PairedV
             parts.append(note)
     elif missing := inception_missing_note(runs):
         parts.append(missing)
-    if verdict is not None:
-        parts.append(seeds_section(verdict))
+    if verdicts:
+        parts.append(seeds_section(verdicts))
     control = rounding_control(runs)
     if control is not None:
         parts.append(control)

@@ -123,6 +123,9 @@ class Comparison:
     model: str
     leaders: tuple[Contender, ...]
     interval: tuple[float, float, float] | None  # ratio, low, high
+    # With three or more frameworks, the leader's ratio and interval over each
+    # of the others in speed order (the first is `interval`).
+    intervals: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -172,9 +175,8 @@ def compare(runs: Sequence[Run], model: str) -> Comparison:
     for contender in contenders([run for run in runs if run.group[3] == batch and run.devices == devices]):
         best.setdefault(contender.framework, contender)
     leaders = tuple(best.values())
-    interval = (bootstrap_speed_ratio(leaders[0].steps, leaders[1].steps)
-                if len(leaders) >= 2 else None)
-    return Comparison(model, leaders, interval)
+    intervals = tuple(bootstrap_speed_ratio(leaders[0].steps, other.steps) for other in leaders[1:])
+    return Comparison(model, leaders, intervals[0] if intervals else None, intervals)
 
 
 def summary_table(suite: Suite, quality_cells: dict[str, tuple[str, str]] | None = None) -> str:
@@ -399,8 +401,8 @@ def unlearned_note(runs: Sequence[Run]) -> str | None:
 
 
 def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
-    """(better framework by FID, whether KID separates them beyond 2 standard errors,
-    flagged when no run has learned the data yet)."""
+    """(better framework by FID, whether KID separates it from the runner-up
+    beyond 2 standard errors, flagged when no run has learned the data yet)."""
     best: dict[str, tuple[Run, dict]] = {}
     for run in runs:
         if run.nudged:  # the rounding control is a framework against itself (benchmark.report.paired)
@@ -412,8 +414,12 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
         if not best and inception_missing(runs):
             return MISSING, "n/a: Inception weights missing"
         return MISSING, "n/a: " + ("no quality scores" if not best else f"only {next(iter(best))} scored")
-    (run_a, a), (run_b, b) = sorted(best.values(), key=lambda item: item[1]["fid"])[:2]
+    ranked = sorted(best.values(), key=lambda item: item[1]["fid"])
+    (run_a, a), (run_b, b) = ranked[:2]
     better = f"{run_a.framework} ({a['fid']:.2f} vs {b['fid']:.2f})"
+    if len(ranked) > 2:  # three frameworks or more: every other one's FID, best first
+        better = f"{run_a.framework} ({a['fid']:.2f} vs " + ", ".join(
+            f"{run.framework} {q['fid']:.2f}" for run, q in ranked[1:]) + ")"
     spread = (a.get("kid_std", 0.0) ** 2 + b.get("kid_std", 0.0) ** 2) ** 0.5
     clear = abs(b["kid_mean"] - a["kid_mean"]) > 2 * spread and b["kid_mean"] > a["kid_mean"]
     difference = "clear (KID)" if clear else "within noise (KID)"
@@ -430,6 +436,10 @@ def _summary_row(suite: Suite, model: str, quality: tuple[str, str] | None = Non
     else:
         ratio, low, high = comparison.interval
         faster = f"{_leader_label(comparison.leaders[0])} {ratio:.2f}x ({low:.2f}–{high:.2f})"
+        if len(comparison.leaders) > 2:  # three frameworks or more: the leader over each, in speed order
+            faster += " over " + ", ".join(
+                f"{_leader_label(other)}" + ("" if i == 0 else f" {r:.2f}x ({lo:.2f}–{hi:.2f})")
+                for i, (other, (r, lo, hi)) in enumerate(zip(comparison.leaders[1:], comparison.intervals)))
         if len({run.group[3] for run in runs}) > 1:  # a batch-size sweep: say where it compared
             faster += f" at batch {comparison.leaders[0].batch_size}"
         difference = "clear" if comparison.clear else "within noise"

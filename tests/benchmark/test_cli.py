@@ -25,7 +25,8 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args, message", [
     (["--models", "stylegan"], "invalid choice: 'stylegan'"),
-    (["--frameworks", "jax"], "invalid choice: 'jax'"),
+    (["--frameworks", "mxnet"], "invalid choice: 'mxnet'"),
+    (["--frameworks", "jax", "--modes", "xla"], "jax modes: eager, jit"),
     (["--epochs", "0"], "must be at least 1"),
     (["--quality-probes", "0"], "must be at least 1"),
     (["--batch-size", "many"], "is not an integer"),
@@ -217,6 +218,7 @@ def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_c
     (["--dataset", "folder:{tmp}/faces", "--image-size", "48"], "no networks for images of shape (48, 48, 3)"),
     (["--image-size", "64"], "applies to folder:PATH data sets only"),
     (["--dataset", "folder:{tmp}/faces", "--data-dir", "{tmp}"], "names its own folder"),
+    (["--frameworks", "torch", "jax", "--input-pipeline", "native"], "jax has no native pipeline; native is torch/tf only"),
 ])
 def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, capsys, monkeypatch, flags, message):
     from benchmark import cli

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from tests.distributed import replicas as R
-from tests.parity.test_parity import FLOAT64_RTOL, relative_error
+from tests.parity.bounds import relative_error
+from tests.parity.test_parity import FLOAT64_RTOL
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")

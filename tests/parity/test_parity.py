@@ -88,9 +88,10 @@ from benchmark.runner import RunnerOptions, StepInputs
 from benchmark.specs import SPECS, GANSpec, spec_for_image
 from benchmark.specs.dcgan import IMAGE_SHAPE
 from benchmark.specs.layers import NetSpec
-from benchmark.weights import canonical_specs, initial_weights
-from tests.parity.rounding import ELEMENTWISE_TERMS, rounding_budget
-from tests.training import float32_constants, frozen_critic
+from benchmark.weights import initial_weights
+from tests.parity.bounds import clipped, float32_constants, loss_bound, relative_error, step_scales
+from tests.parity.rounding import rounding_budget
+from tests.training import frozen_critic
 
 torch = pytest.importorskip("torch")
 torch_runner = pytest.importorskip("torch_impl.runner")
@@ -156,12 +157,6 @@ CASES = ([Case(model) for model in MODELS]
          + [Case(model, (16, 16, 1)) for model in ("lsgan", "sn_dcgan", "vanilla", "wgan")])
 assert {case.model for case in CASES if not case.mnist} == set(MODELS)
 
-
-def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """max |actual - expected| / max |expected|: scale-aware where elementwise
-    relative error is meaningless (values crossing zero)."""
-    scale = max(float(np.max(np.abs(expected))), 1e-12)
-    return float(np.max(np.abs(actual - expected))) / scale
 
 
 # name -> (runner class, whether PyTorch gets TF's float32 constants, dtype).
@@ -268,80 +263,6 @@ def test_outputs_agree_from_the_same_weights(case, data):
         assert_within_rounding(logits, tolerance(spec.discriminator, logits), what)
 
 
-def clipped(spec: GANSpec, weights):
-    """The weights as a clipping critic (WGAN) holds them after any update:
-    the step's clipping then changes nothing."""
-    if spec.clip_value is None:
-        return weights
-    trainable = canonical_specs(spec)
-    return {key: np.clip(value, -spec.clip_value, spec.clip_value)
-            if key.startswith("discriminator/") and trainable[key].trainable else value
-            for key, value in weights.items()}
-
-
-@dataclasses.dataclass(frozen=True)
-class StepScales:
-    """What a step's losses are sensitive to, from float64 PyTorch in training
-    mode: `logit`, the largest |D(.)| of the step (every real batch, every
-    G batch); `penalty`, the largest over critic passes of mean(2 |n - 1| n)
-    for the penalty's per-image gradient norms n (0 without a penalty)."""
-
-    logit: float
-    penalty: float
-
-
-def step_scales(spec: GANSpec, weights, images: np.ndarray, inputs: StepInputs) -> StepScales:
-    runner = build("torch64", spec, weights, images)
-    generator, critic = runner.generator.train(), runner.discriminator.train()
-    real, labels = runner.images, runner.labels
-    noise, mix = (torch.from_numpy(a.astype(np.float64)) for a in (inputs.noise, inputs.mix))
-    fake_labels = torch.from_numpy(inputs.fake_labels)
-    conditional = spec.conditional
-    logits, penalties = [], [0.0]
-    for k, rows in enumerate(torch.from_numpy(inputs.indices)):
-        y_real = labels[rows] if conditional else None
-        y_fake = fake_labels[k] if conditional else None
-        with torch.no_grad():
-            fake = generator(noise[k], y_fake)
-            logits += [critic(real[rows], y_real), critic(fake, y_fake)]
-        if spec.gradient_penalty:
-            m = mix[k].view(-1, 1, 1, 1)
-            x_hat = (m * real[rows] + (1 - m) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(critic(x_hat, y_real).sum(), x_hat)
-            n = grad.flatten(1).norm(dim=1)
-            penalties.append(float((2 * (n - 1).abs() * n).mean()))
-    y = fake_labels[-1] if conditional else None
-    with torch.no_grad():
-        logits.append(critic(generator(noise[-1], y), y))
-    return StepScales(max(float(t.abs().max()) for t in logits), max(penalties))
-
-
-def loss_bound(spec: GANSpec, name: str, value: float, scales: StepScales, path: float,
-               batch: int) -> float:
-    """How far float32 rounding can move a step's loss `name` (float64
-    value `value`) whose logits carry the relative rounding `path`.
-
-    A loss is a batch mean (or two) of f(logit). Evaluating f and the means
-    rounds relative to |loss| (f >= 0; a Wasserstein mean's share is in the
-    next term). Each logit's error has a standard deviation of at most
-    path * logit / sqrt(12) (`tests.parity.rounding`), so a mean of `batch`
-    independent ones, through max|f'| over [-logit, logit] (1 for BCE, hinge
-    and Wasserstein, logit + 1 for least squares), moves by at most
-    slope * path * logit / sqrt(batch) at the same sqrt(12) deviations; a
-    loss near 0 (Wasserstein, hinge) is a small mean of larger scores, which
-    this term covers. The penalty mean((n - 1)^2) moves by at most
-    mean(2 |n - 1| n) * path for a relative error `path` of n, times its weight."""
-    # f, its batch mean, the sum of a D loss's terms, the mean over critic passes.
-    evaluation = rounding_budget((), training=True, batch=batch,
-                                 extra=(ELEMENTWISE_TERMS, batch, ELEMENTWISE_TERMS, spec.n_critic))
-    slope = scales.logit + 1.0 if spec.loss == "least_squares" else 1.0
-    means = 2 if name == "d_loss" else 1
-    bound = evaluation * abs(value) + path * means * slope * scales.logit / math.sqrt(batch)
-    if name == "d_loss" and spec.gradient_penalty:
-        bound += path * spec.gradient_penalty * scales.penalty
-    return bound
-
-
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_first_losses_agree_before_any_update(case, data):
     """Both losses of a first step with D's learning rate 0: every critic pass
@@ -354,7 +275,7 @@ def test_first_losses_agree_before_any_update(case, data):
     losses = {}
     for run in ("torch32", "tf32", "torch64", "tf64"):
         losses[run] = build(run, spec, weights, images).train_step(step_inputs(case, spec, 0, RUNS[run][2]))
-    scales = step_scales(spec, weights, images, step_inputs(case, spec, 0, "float64"))
+    scales = step_scales(build("torch64", spec, weights, images), step_inputs(case, spec, 0, "float64"))
 
     # A logit's path: G, then D. The penalty's gradient norm adds D's backward
     # pass (a mirror of its forward reductions) and the sum over an image.

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmark.loops import MODELS, TUTORIAL_MODES
@@ -20,12 +21,14 @@ from benchmark.specs import get_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BATCH = 8
-CASES = [(framework, model) for framework in ("torch", "tf") for model in MODELS]
+CASES = [(framework, model) for framework in ("torch", "tf", "jax") for model in MODELS]
 
 
 def loops_module(framework):
     if framework == "torch":
         from benchmark.loops import torch_loops as module
+    elif framework == "jax":
+        from benchmark.loops import jax_loops as module
     else:
         from benchmark.loops import tf_loops as module
     return module
@@ -45,6 +48,8 @@ def test_bare_networks_have_the_specs_parameter_counts(framework, model):
     generator, discriminator = module.build_networks(spec, *args)
     if framework == "torch":
         counts = [sum(p.numel() for p in net.parameters()) for net in (generator, discriminator)]
+    elif framework == "jax":  # (params, batch statistics) each
+        counts = [sum(int(a.size) for a in params.values()) for params, _ in (generator, discriminator)]
     else:
         counts = [sum(int(v.shape.num_elements()) for v in net.trainable_variables)
                   for net in (generator, discriminator)]
@@ -61,18 +66,51 @@ def two_steps(loop):
 
 @pytest.mark.parametrize("framework, model", CASES)
 def test_every_loop_trains_two_steps(framework, model, tiny):
-    spec, module, mode = get_spec(model), loops_module(framework), TUTORIAL_MODES[framework]
+    # JAX has no tutorial: its loops run in its default mode.
+    spec, module, mode = get_spec(model), loops_module(framework), TUTORIAL_MODES[framework] or "jit"
     images, labels = tiny
     loops = [OursLoop(framework, spec, mode, images, labels, BATCH, threads=0, device="cpu", seed=0),
-             module.BareLoop(spec, images, BATCH, mode),
-             module.tutorial_loop(spec, images, BATCH)]
+             module.BareLoop(spec, images, BATCH, mode)]
+    if TUTORIAL_MODES[framework] is not None:
+        loops.append(module.tutorial_loop(spec, images, BATCH))
     for loop in loops:
         two_steps(loop)
         assert loop.images_per_step == BATCH * spec.n_critic
         assert loop.mode == mode
-    # The DCGAN tutorials reuse the D update's fake batch for G's: less work.
-    ours, bare, tutorial = (loop.flops_per_step for loop in loops)
-    assert ours == bare and (tutorial < ours if model == "dcgan" else tutorial == ours)
+    assert loops[0].flops_per_step == loops[1].flops_per_step
+    if len(loops) == 3:  # the DCGAN tutorials reuse the D update's fake batch for G's: less work
+        ours, tutorial = loops[0].flops_per_step, loops[2].flops_per_step
+        assert tutorial < ours if model == "dcgan" else tutorial == ours
+
+
+def test_jax_bare_transposed_convolutions_are_torchs():
+    """Both formulations of the JAX bare loop's k4 s2 p1 transposed
+    convolution compute PyTorch's ConvTranspose2d."""
+    import jax
+    import torch
+    from benchmark.loops import jax_loops
+
+    x = np.random.default_rng(0).standard_normal((2, 7, 7, 8)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((4, 4, 8, 3)).astype(np.float32)  # (kh, kw, in, out)
+    want = torch.nn.functional.conv_transpose2d(torch.from_numpy(x.transpose(0, 3, 1, 2)),
+                                                torch.from_numpy(w.transpose(2, 3, 0, 1).copy()),
+                                                stride=2, padding=1).numpy().transpose(0, 2, 3, 1)
+    for deconv in (jax_loops.deconv_subpixel, jax_loops.deconv_lax):
+        np.testing.assert_allclose(np.asarray(deconv(jax.numpy.asarray(x), jax.numpy.asarray(w))), want,
+                                   rtol=0, atol=1e-5 * np.max(np.abs(want)))
+
+
+
+def test_jax_bare_loop_trains_alike_eager_and_jitted(tiny):
+    from benchmark.loops import jax_loops
+
+    images, _ = tiny
+    spec = get_spec("dcgan")
+    eager, jitted = (jax_loops.BareLoop(spec, images, BATCH, mode) for mode in ("eager", "jit"))
+    lax_form = jax_loops.BareLoop(spec, images, BATCH, "jit", conv_transpose="lax")
+    losses = [two_steps(loop) for loop in (eager, jitted, lax_form)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+    np.testing.assert_allclose(losses[2], losses[1], rtol=1e-4)
 
 
 def test_tf_bare_loop_runs_eagerly(tiny):
@@ -116,7 +154,7 @@ def test_verdict_reads_the_ratios():
 def test_the_script_prints_its_tables_and_writes_json(tmp_path, mnist_data_dir):
     out = tmp_path / "loops.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmark.loops.compare", "--frameworks", "torch", "tf",
+        [sys.executable, "-m", "benchmark.loops.compare", "--frameworks", "torch", "tf", "jax",
          "--models", "dcgan", "--modes", "eager", "--steps", "2", "--warmup", "0",
          "--repeats", "2", "--batch-size", "16", "--train-size", "64",
          "--data-dir", mnist_data_dir, "--json", str(out)],
@@ -125,7 +163,8 @@ def test_the_script_prints_its_tables_and_writes_json(tmp_path, mnist_data_dir):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     results = json.loads(out.read_text())
     groups = {(g["framework"], g["mode"]): g for g in results["groups"]}
-    assert set(groups) == {("torch", "eager"), ("tf", "eager")}  # tf's tutorial: function mode
+    # tf's tutorial: function mode; jax has none
+    assert set(groups) == {("torch", "eager"), ("tf", "eager"), ("jax", "eager")}
     for (framework, mode), group in groups.items():
         has_tutorial = mode == TUTORIAL_MODES[framework]
         assert set(group["variants"]) == {"ours", "bare", "tutorial"} if has_tutorial else {"ours", "bare"}
@@ -135,7 +174,8 @@ def test_the_script_prints_its_tables_and_writes_json(tmp_path, mnist_data_dir):
         assert len(group["ratios"]["ours_over_bare_per_repeat"]) == 2
         assert ("ours_over_tutorial" in group["ratios"]) == has_tutorial
         assert render_group(group, 16, results["environment"]["threads"], 2) in result.stdout
-    assert result.stdout.count("verdict: ") == 2 and "summary" in result.stdout
+    assert result.stdout.count("verdict: ") == 3 and "summary" in result.stdout
+    assert "no tutorial (jax has none)" in groups["jax", "eager"]["verdict"]["line"]
 
 
 def test_a_framework_without_the_mode_exits_2():

@@ -12,12 +12,13 @@ from benchmark.report import render_report
 from test_render import section, table_rows, write_ok_run, write_results
 
 
-def seeded_suite(root: Path, fids: dict[str, dict[str, list[float]]]) -> str:
-    """model -> framework -> final FID per seed 0..N-1, as finished runs; the report's text."""
+def seeded_suite(root: Path, fids: dict[str, dict[str, list[float]]], modes: dict[str, str] | None = None) -> str:
+    """model -> framework -> final FID per seed 0..N-1, as finished runs (in
+    `modes`' mode, else torch eager and tf xla); the report's text."""
     runs, models = [], list(fids)
     for model in models:
         for framework, values in fids[model].items():
-            mode = "eager" if framework == "torch" else "xla"
+            mode = (modes or {}).get(framework) or ("eager" if framework == "torch" else "xla")
             for seed, fid in enumerate(values):
                 entry = write_ok_run(root, (model, framework, mode), (400, 380, 420), seed, repeat=seed + 2)
                 entry["config"]["seed"] = seed

@@ -1,0 +1,343 @@
+"""Builds a `Network` (a pure function of explicit parameter and state
+pytrees) from a framework-neutral `NetSpec`.
+
+Plain JAX, no layer library: Flax's BatchNorm keeps the biased variance and
+its SpectralNorm iterates v before u (../shared/JAX.md); here every PyTorch
+convention is written out. JAX's native layouts are the canonical ones
+(images NHWC, kernels HWIO = (kh, kw, in, out), Dense (in, out), features
+flattened (H, W, C)), so `params` and `state` are flat dicts keyed by the
+canonical names ("generator/deconv1/kernel"): trainable arrays in `params`,
+BatchNorm statistics and spectral-norm vectors in `state`.
+
+A training-mode call returns the new state (batch statistics folded into the
+moving ones; one power iteration per spectrally normalised layer), threaded
+through the layers in order, as PyTorch updates its buffers in place.
+
+Mixed precision: `compute_dtype` (bfloat16) casts each matmul's and
+convolution's operands; BatchNorm, softmax and spectral norm's sigma run in the
+parameters' type, as under torch autocast and Keras' mixed policy.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from benchmark.specs.layers import (
+    Activation, BatchNorm, ConcatLabels, Conv2d, ConvTranspose2d, Dense, Flatten, NetSpec,
+    Reshape, SelfAttention, infer_shapes,
+)
+from benchmark.weights import SN_EPS
+
+Arrays = dict[str, jax.Array]
+CONV_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every layer of one pass reads: training or inference mode, the
+    class labels (B,) of a conditional network, the matmul/conv operand type."""
+
+    training: bool
+    labels: jax.Array | None
+    compute_dtype: Any
+
+
+def _normalize(x: jax.Array) -> jax.Array:
+    return x / jnp.maximum(jnp.sqrt(jnp.sum(x * x)), SN_EPS)
+
+
+def spectral_normalized(kernel: jax.Array, state: Arrays, prefix: str,
+                        training: bool) -> tuple[jax.Array, Arrays]:
+    """kernel / sigma with `torch_impl.nets.SpectralNorm`'s arithmetic: the
+    (out, fan_in) matrix W = kernel.reshape(-1, out).T, fan_in ordered
+    (kh, kw, in) as in the canonical kernel; in training mode first one power
+    iteration v = normalize(W^T u), u = normalize(W v) (u before v's use, as
+    torch); sigma = u . W v, the gradient flowing through W only."""
+    matrix = kernel.reshape(-1, kernel.shape[-1]).T  # (out, fan_in)
+    u, v = state[prefix + "sn_u"], state[prefix + "sn_v"]
+    if training:
+        frozen = lax.stop_gradient(matrix)
+        v = _normalize(frozen.T @ u)
+        u = _normalize(frozen @ v)
+        state = {**state, prefix + "sn_u": u, prefix + "sn_v": v}
+    sigma = jnp.dot(u, matrix @ v)
+    return kernel / sigma, state
+
+
+def conv_transpose_dilated(x: jax.Array, kernel: jax.Array, stride: int, padding: int,
+                           output_padding: int) -> jax.Array:
+    """PyTorch's ConvTranspose2d as XLA writes it (`lax.conv_transpose`'s form):
+    the input dilated by the stride, padded k - 1 - p (plus output_padding at
+    the end), correlated with the spatially flipped kernel. The reference:
+    its kernel gradient is slow on XLA:CPU (jax#23783, ../shared/JAX.md)."""
+    k = kernel.shape[0]
+    pad = (k - 1 - padding, k - 1 - padding + output_padding)
+    return lax.conv_general_dilated(x, kernel[::-1, ::-1], (1, 1), (pad, pad), lhs_dilation=(stride, stride),
+                                    dimension_numbers=CONV_DIMENSIONS)
+
+
+def _phase_taps(k: int, stride: int, padding: int, phase: int) -> list[tuple[int, int]]:
+    """(input offset d, kernel tap) pairs of output phase r in 1-D: y[s m + r] =
+    sum over them of x[m + d] w[tap], from y[t] = sum_{i s - p + tap = t} x[i] w[tap]."""
+    return [((phase + padding - tap) // stride, tap) for tap in range(k)
+            if (phase + padding - tap) % stride == 0]
+
+
+@functools.cache
+def _subpixel_index(k: int, s: int, padding: int) -> tuple[int, int, int, np.ndarray]:
+    """(window, lowest offset, highest offset, index (window, window, s, s))
+    of the sub-pixel kernel: index holds th * k + tw for the kernel tap that
+    output phase (rh, rw) reads at window position (dh - lo, dw - lo), k * k
+    (a zero) where it reads none."""
+    taps = [_phase_taps(k, s, padding, r) for r in range(s)]
+    offsets = [d for phase in taps for d, _ in phase]
+    lo, hi = min(offsets), max(offsets)
+    window = hi - lo + 1
+    index = np.full((window, window, s, s), k * k, np.int32)
+    for rh in range(s):
+        for dh, th in taps[rh]:
+            for rw in range(s):
+                for dw, tw in taps[rw]:
+                    index[dh - lo, dw - lo, rh, rw] = th * k + tw
+    return window, lo, hi, index
+
+
+def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, stride: int, padding: int,
+                            output_padding: int) -> jax.Array:
+    """The same transposed convolution as its sub-pixel (phase) decomposition:
+    one stride-1 convolution from `in` to stride^2 * out channels, each group
+    one output phase, then depth-to-space. Every output pixel sums the same
+    taps as `conv_transpose_dilated` (plus exact zeros where a phase has fewer
+    taps than the shared window). On XLA:CPU its kernel gradient is ~13x
+    faster than the dilated form's (JAX.md's table; README, "JAX").
+
+    Needs an output size divisible by the stride (k4 s2 p1, k5 s2 p2 op1);
+    other geometries fall back to `conv_transpose_dilated`.
+    """
+    n, k, s = x.shape[1], kernel.shape[0], stride
+    out_size = (n - 1) * s - 2 * padding + k + output_padding
+    if out_size % s or x.shape[1] != x.shape[2]:
+        return conv_transpose_dilated(x, kernel, stride, padding, output_padding)
+    m = out_size // s
+    window, lo, hi, index = _subpixel_index(k, s, padding)
+    # One gather: (window, window, s, s) picks a tap of the flattened kernel,
+    # or the appended zero tap where a phase has none at that position.
+    taps = jnp.concatenate([kernel.reshape(k * k, *kernel.shape[2:]),
+                            jnp.zeros((1, *kernel.shape[2:]), kernel.dtype)])
+    sub = taps[index]  # (window, window, s, s, in, out)
+    sub = sub.transpose(0, 1, 4, 2, 3, 5).reshape(window, window, kernel.shape[2], s * s * kernel.shape[3])
+    # Output m reads x[m + lo .. m + hi]: pad (or crop, if negative) so that
+    # a VALID window starting at m covers exactly those rows.
+    pad = (-lo, (m - 1 + hi) - (n - 1))
+    y = lax.conv_general_dilated(x, sub, (1, 1), (pad, pad), dimension_numbers=CONV_DIMENSIONS)
+    b, c = y.shape[0], kernel.shape[3]
+    y = y.reshape(b, m, m, s, s, c).transpose(0, 1, 3, 2, 4, 5)  # depth to space
+    return y.reshape(b, m * s, m * s, c)
+
+
+def conv_strided(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+    """PyTorch's Conv2d(k, s, p) as XLA writes it: a strided convolution. Its
+    input gradient is an lhs-dilated convolution, and that gradient's own
+    kernel gradient (the gradient penalty's double backward) is the slow path
+    of XLA:CPU that `conv_transpose_dilated` meets."""
+    p = padding
+    return lax.conv_general_dilated(x, kernel, (stride, stride), ((p, p), (p, p)),
+                                    dimension_numbers=CONV_DIMENSIONS)
+
+
+# The strided convolution with its gradients chosen by hand. XLA transposes a
+# strided convolution into an lhs-dilated one (its input gradient), and the
+# kernel gradient of that is XLA:CPU's slow path (jax#23783): the gradient
+# penalty's double backward meets it in every strided layer of the critic.
+# Written out, every first and second derivative is an ordinary strided
+# convolution or that convolution's kernel gradient.
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_input_gradient(cotangent: jax.Array, kernel: jax.Array, x_shape: tuple[int, ...], stride: int,
+                         padding: int) -> jax.Array:
+    """dx = J(W)^T g, J(W) = conv_strided(., W): XLA's own (lhs-dilated) transpose."""
+    return jax.linear_transpose(lambda x: conv_strided(x, kernel, stride, padding),
+                                jax.ShapeDtypeStruct(x_shape, cotangent.dtype))(cotangent)[0]
+
+
+def _input_gradient_forward(cotangent, kernel, x_shape, stride, padding):
+    return _conv_input_gradient(cotangent, kernel, x_shape, stride, padding), (cotangent, kernel)
+
+
+def _input_gradient_backward(x_shape, stride, padding, residuals, h):
+    """<h, J(W)^T g> = <conv_strided(h, W), g>: its gradient in g is that
+    forward convolution, in W the forward convolution's kernel gradient."""
+    cotangent, kernel = residuals
+    y, kernel_vjp = jax.vjp(lambda w: conv_strided(h, w, stride, padding), kernel)
+    return y, kernel_vjp(cotangent)[0]
+
+
+_conv_input_gradient.defvjp(_input_gradient_forward, _input_gradient_backward)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+    return conv_strided(x, kernel, stride, padding)
+
+
+def _conv_forward(x, kernel, stride, padding):
+    return conv_strided(x, kernel, stride, padding), (x, kernel)
+
+
+def _conv_backward(stride, padding, residuals, cotangent):
+    x, kernel = residuals
+    _, kernel_vjp = jax.vjp(lambda w: conv_strided(x, w, stride, padding), kernel)
+    return _conv_input_gradient(cotangent, kernel, x.shape, stride, padding), kernel_vjp(cotangent)[0]
+
+
+_conv.defvjp(_conv_forward, _conv_backward)
+
+
+def conv_strided_vjp(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+    """`conv_strided` with its gradients written out (custom vjps): the
+    same values and first derivatives (XLA's own), and a second derivative
+    (the gradient penalty's) that never differentiates an lhs-dilated
+    convolution. On XLA:CPU WGAN-GP's penalty gradient at batch 128 takes
+    ~6x less time than with `conv_strided` (README, "JAX"). Stride 1 is
+    `conv_strided` itself."""
+    if stride == 1:
+        return conv_strided(x, kernel, stride, padding)
+    return _conv(x, kernel, stride, padding)
+
+
+# The formulations the networks use (`conv_transpose_subpixel` or
+# `conv_transpose_dilated`; `conv_strided_vjp` or `conv_strided`): tests
+# compare each pair with torch and with each other.
+CONV_TRANSPOSE: Callable[..., jax.Array] = conv_transpose_subpixel
+CONV: Callable[..., jax.Array] = conv_strided_vjp
+
+
+def leaky_relu(x: jax.Array, negative_slope: float) -> jax.Array:
+    """PyTorch's x > 0 ? x : slope * x with the spec's slope (jax.nn.leaky_relu
+    defaults to 0.01)."""
+    return jnp.where(x > 0, x, x * negative_slope)
+
+
+def _linear(layer: Dense | Conv2d | ConvTranspose2d, prefix: str, params: Arrays, state: Arrays,
+            x: jax.Array, ctx: Context) -> tuple[jax.Array, Arrays]:
+    kernel = params[prefix + "kernel"]
+    if layer.spectral_norm:
+        kernel, state = spectral_normalized(kernel, state, prefix, ctx.training)
+    dtype = ctx.compute_dtype
+    x, kernel = x.astype(dtype), kernel.astype(dtype)
+    if isinstance(layer, Dense):
+        y = x @ kernel
+    elif isinstance(layer, Conv2d):
+        y = CONV(x, kernel, layer.stride, layer.padding)
+    else:
+        y = CONV_TRANSPOSE(x, kernel, layer.stride, layer.padding, layer.output_padding)
+    if layer.bias:
+        y = y + params[prefix + "bias"].astype(dtype)
+    return y, state
+
+
+def _batchnorm(layer: BatchNorm, prefix: str, params: Arrays, state: Arrays, x: jax.Array,
+               ctx: Context) -> tuple[jax.Array, Arrays]:
+    """Training mode normalises with the biased batch variance (two passes:
+    mean, then mean of squared deviations) and moves the statistics with
+    PyTorch's momentum, running = (1 - m) running + m batch, the variance
+    unbiased (n / (n - 1)); inference mode reads the moving statistics."""
+    dtype = ctx.compute_dtype
+    x = x.astype(params[prefix + "gamma"].dtype)
+    axes = tuple(range(x.ndim - 1))  # all but channels
+    if ctx.training:
+        mean = jnp.mean(x, axis=axes)
+        var = jnp.mean(jnp.square(x - mean), axis=axes)
+        n = x.size // x.shape[-1]
+        m = layer.momentum
+        batch_mean, batch_var = lax.stop_gradient(mean), lax.stop_gradient(var)
+        state = {**state,
+                 prefix + "moving_mean": (1 - m) * state[prefix + "moving_mean"] + m * batch_mean,
+                 prefix + "moving_var": (1 - m) * state[prefix + "moving_var"] + m * batch_var * (n / (n - 1))}
+    else:
+        mean, var = state[prefix + "moving_mean"], state[prefix + "moving_var"]
+    y = (x - mean) * lax.rsqrt(var + layer.eps) * params[prefix + "gamma"] + params[prefix + "beta"]
+    return y.astype(dtype), state
+
+
+def _attention(layer: SelfAttention, prefix: str, params: Arrays, state: Arrays, x: jax.Array,
+               ctx: Context) -> tuple[jax.Array, Arrays]:
+    """out = gamma * (A v) + x, A = softmax_j(q_i . k_j) over the N = H W
+    positions (ordered h W + w)."""
+    b, h, w, c = x.shape
+    outputs = []
+    for conv in layer.convolutions():  # query, key, value
+        y, state = _linear(conv, f"{prefix}{conv.name}/", params, state, x, ctx)
+        outputs.append(y.reshape(b, h * w, -1))
+    q, k, v = outputs  # (B, N, C/8), (B, N, C/8), (B, N, C)
+    energies = (q @ k.transpose(0, 2, 1)).astype(params[prefix + "gamma"].dtype)  # (B, N_i, N_j)
+    attention = jax.nn.softmax(energies, axis=-1).astype(ctx.compute_dtype)
+    o = (attention @ v).reshape(b, h, w, c)
+    return (params[prefix + "gamma"].astype(ctx.compute_dtype) * o + x.astype(ctx.compute_dtype)), state
+
+
+def _concat_labels(layer: ConcatLabels, x: jax.Array, ctx: Context) -> jax.Array:
+    if ctx.labels is None:
+        raise ValueError("a conditional network needs labels")
+    one_hot = jax.nn.one_hot(ctx.labels, layer.num_classes, dtype=x.dtype)  # (B, n)
+    if x.ndim == 4:
+        one_hot = jnp.broadcast_to(one_hot[:, None, None, :], (*x.shape[:3], layer.num_classes))
+    return jnp.concatenate([x, one_hot], axis=-1)
+
+
+def _activation(layer: Activation, x: jax.Array) -> jax.Array:
+    if layer.kind == "relu":
+        return jnp.maximum(x, 0)
+    if layer.kind == "leaky_relu":
+        return leaky_relu(x, layer.negative_slope)
+    if layer.kind == "tanh":
+        return jnp.tanh(x)
+    return x
+
+
+@dataclass(frozen=True)
+class Network:
+    """The spec's layers in order, as a pure function:
+    `apply(params, state, x, labels, training) -> (y, new state)`."""
+
+    spec: NetSpec
+
+    def apply(self, params: Arrays, state: Arrays, x: jax.Array, labels: jax.Array | None = None, *,
+              training: bool, compute_dtype: Any = None) -> tuple[jax.Array, Arrays]:
+        ctx = Context(training, labels, compute_dtype or x.dtype)
+        x = x.astype(ctx.compute_dtype)
+        for layer, _, _ in infer_shapes(self.spec):
+            prefix = f"{self.spec.name}/{getattr(layer, 'name', '')}/"
+            if isinstance(layer, (Dense, Conv2d, ConvTranspose2d)):
+                x, state = _linear(layer, prefix, params, state, x, ctx)
+            elif isinstance(layer, BatchNorm):
+                x, state = _batchnorm(layer, prefix, params, state, x, ctx)
+            elif isinstance(layer, SelfAttention):
+                x, state = _attention(layer, prefix, params, state, x, ctx)
+            elif isinstance(layer, ConcatLabels):
+                x = _concat_labels(layer, x, ctx)
+            elif isinstance(layer, Activation):
+                x = _activation(layer, x)
+            elif isinstance(layer, Reshape):
+                x = x.reshape(x.shape[0], *layer.shape)  # canonical (H, W, C) is JAX's own order
+            elif isinstance(layer, Flatten):
+                x = x.reshape(x.shape[0], -1)
+            else:
+                raise TypeError(f"no JAX builder for {layer!r}")
+        return x, state
+
+
+def build_network(net: NetSpec) -> Network:
+    return Network(net)
+
+
+def parameter_count(params: Arrays) -> int:
+    return sum(int(a.size) for a in params.values())
+
