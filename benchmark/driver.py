@@ -298,8 +298,8 @@ def _timing(history: History, config: RunConfig, spec: GANSpec) -> dict[str, flo
         steady = [(i, s) for i, s, w in zip(history.input_s, history.step_s, history.warmup) if not w]
         waited, stepped = sum(i for i, _ in steady), sum(s for _, s in steady)
         timing["input_wait_s"] = waited
-        # images/s counting the wait for input: what the loader lets training reach
-        timing["images_per_s_with_input"] = (images_per_step * len(steady) / (waited + stepped)
-                                             if steady else None)
         timing["input_wait_share"] = waited / (waited + stepped) if steady else None
+        # images/s counting each step's wait for its batch, at the median as images_per_s
+        timing["images_per_s_with_input"] = (images_per_step / float(np.median([i + s for i, s in steady]))
+                                             if steady else None)
     return timing

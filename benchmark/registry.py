@@ -79,6 +79,8 @@ def create_native_input(framework: str, dataset: str, data_dir: str | None = Non
     `.epoch(plan)` yields each step's (images, labels) as the framework's
     tensors, in the plan's order (torch: a DataLoader with `workers`
     processes; tf: tf.data)."""
+    if framework not in NATIVE_INPUTS:
+        raise KeyError(f"{framework} has no native input pipeline; frameworks with one: {', '.join(NATIVE_INPUTS)}")
     native_input = _load(framework, NATIVE_INPUTS)
     if framework == "torch":
         return native_input(dataset, "train", data_dir, image_size, workers=workers,

@@ -218,6 +218,7 @@ def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_c
     (["--dataset", "folder:{tmp}/faces", "--image-size", "48"], "no networks for images of shape (48, 48, 3)"),
     (["--image-size", "64"], "applies to folder:PATH data sets only"),
     (["--dataset", "folder:{tmp}/faces", "--data-dir", "{tmp}"], "names its own folder"),
+    (["--frameworks", "torch", "jax", "--input-pipeline", "native"], "jax has no native pipeline; native is torch/tf only"),
 ])
 def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, capsys, monkeypatch, flags, message):
     from benchmark import cli

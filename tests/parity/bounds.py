@@ -82,7 +82,8 @@ def step_scales(runner, inputs: StepInputs) -> StepScales:
 def loss_bound(spec: GANSpec, name: str, value: float, scales: StepScales, path: float,
                batch: int = BATCH) -> float:
     """How far float32 rounding can move a step's loss `name` (float64
-    value `value`) whose logits carry the relative rounding `path`.
+    value `value`) whose logits carry the relative rounding `path`, for
+    batches of `batch` images.
 
     A loss is a batch mean (or two) of f(logit). Evaluating f and the means
     rounds relative to |loss| (f >= 0; a Wasserstein mean's share is in the
