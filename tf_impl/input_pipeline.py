@@ -159,7 +159,7 @@ class NativeInput:
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                        .batch(steps.shape[1]))
         else:  # a tensor in memory: one gather per step
-            dataset = tf.data.Dataset.from_tensor_slices(steps).map(self._load, deterministic=True)
+            dataset = tf.data.Dataset.from_tensor_slices(steps).map(self._load)  # sequential: in order
         return dataset.map(scaled, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
