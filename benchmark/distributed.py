@@ -63,7 +63,9 @@ def shard(inputs: StepInputs, replica: int, replicas: int) -> StepInputs:
     check_batch(batch, replicas)
     local = batch // replicas
     part = slice(replica * local, (replica + 1) * local)
-    return StepInputs(*(getattr(inputs, f.name)[:, part] for f in dataclasses.fields(StepInputs)))
+    # Optional fields (a native loader's real images) are None on the device pipeline.
+    return StepInputs(*(None if (value := getattr(inputs, f.name)) is None else value[:, part]
+                        for f in dataclasses.fields(StepInputs)))
 
 
 @dataclass(frozen=True)
