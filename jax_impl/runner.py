@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src import xla_bridge  # backends_are_initialized: no public equivalent (jax 0.10)
 
 from benchmark.peak import matmul_gflops
 from benchmark.runner import Runner, RunnerOptions, StepInputs
@@ -35,6 +36,36 @@ from jax_impl.weights import export_network, split_network
 # --precision -> the operand type of every matmul and convolution; parameters,
 # optimizer state, BatchNorm, softmax and losses stay float32.
 COMPUTE_DTYPES = {"bf16": "bfloat16"}
+
+
+def start_backends(threads: int) -> int:
+    """Starts JAX's backends with XLA:CPU's thread pool on `threads` cores
+    (0: every core this process may use); returns the pool's size.
+
+    XLA:CPU has no thread setting and ignores OMP_NUM_THREADS: it sizes its
+    pool once, when the backends start, from the cores the starting thread may
+    use (sched_getaffinity), and the pool's threads inherit that mask. So the
+    calling thread is narrowed to the first `threads` of its cores while the
+    backends start, then widened again: the pool keeps `threads` threads on
+    those cores, the rest of the process keeps every core. Once the backends
+    have started (an earlier runner in this process) the pool stays as it is.
+    """
+    if _POOL_SIZE:
+        return _POOL_SIZE[0]
+    cores = os.sched_getaffinity(0)
+    narrow = 0 < threads < len(cores) and not xla_bridge.backends_are_initialized()
+    if narrow:
+        os.sched_setaffinity(0, sorted(cores)[:threads])
+    try:
+        jax.devices()  # starts every backend, the CPU's pool among them
+    finally:
+        if narrow:
+            os.sched_setaffinity(0, cores)
+    _POOL_SIZE.append(threads if narrow else len(cores))
+    return _POOL_SIZE[0]
+
+
+_POOL_SIZE: list[int] = []  # XLA:CPU's pool size, once start_backends has run
 
 
 class TrainState(NamedTuple):
@@ -175,6 +206,7 @@ class JaxRunner(Runner):
         if options.precision == "fp16":
             raise ValueError("--precision fp16: the JAX twin has no loss scaling; use bf16 or fp32")
         platform_name = "gpu" if options.device == "cuda" else "cpu"
+        self.threads = start_backends(options.threads)
         try:
             self.device = jax.devices(platform_name)[0]
         except RuntimeError:
@@ -296,7 +328,5 @@ class JaxRunner(Runner):
     def environment(self) -> dict[str, str]:
         device = (self.device.device_kind if self.device.platform == "gpu"
                   else platform.processor() or platform.machine())
-        # XLA:CPU sizes its thread pool from the cores it may use; it ignores
-        # OMP_NUM_THREADS and has no per-process thread setting (--threads).
         return {"framework_version": f"jax {jax.__version__}", "device_name": device,
-                "threads": str(len(os.sched_getaffinity(0)))}
+                "threads": str(self.threads)}  # XLA:CPU's pool (start_backends)

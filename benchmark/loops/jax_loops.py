@@ -1,7 +1,7 @@
 """A hand-written JAX loop that `benchmark.loops.compare` times our JaxRunner
 against (twin of `torch_loops.py` and `tf_loops.py`).
 
-Nothing here uses `jax_impl`: the networks are written out in plain JAX
+Nothing here uses `jax_impl` but the thread bound (`start_backends`): the networks are written out in plain JAX
 (`jax.lax`, `jax.numpy`, parameters as dicts), as an expert would write them,
 and only their parameter counts are checked against the spec. Adam and
 RMSprop are written out too (PyTorch's update rules: optax is not a
@@ -31,6 +31,7 @@ from jax import lax
 
 from benchmark.flops import training_flops_per_step
 from benchmark.specs import GANSpec, OptimizerSpec
+from jax_impl.runner import start_backends
 
 LATENT_DIM = 100
 DN = ("NHWC", "HWIO", "NHWC")
@@ -40,8 +41,9 @@ _SEED = [0]
 
 
 def configure(threads: int, seed: int, device: str = "cpu") -> None:
-    """The RNG seed and default device. XLA:CPU sizes its thread pool from the
-    cores it may use and has no per-process thread setting (JaxRunner's note)."""
+    """Threads (XLA:CPU's pool, as JaxRunner bounds it), the RNG seed and the
+    default device; must precede JAX's first op to bound the threads."""
+    start_backends(threads)
     _SEED[0] = seed
     jax.config.update("jax_default_device", jax.devices("gpu" if device == "cuda" else "cpu")[0])
 

@@ -20,7 +20,7 @@ from typing import Sequence
 from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.grid import grid_columns
 from benchmark.io import write_bytes, write_text
-from benchmark.report.divergence import divergence_section, twin_pairs
+from benchmark.report.divergence import TwinPair, divergence_section, twin_pairs
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.seeds import PairedVerdict
 from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
@@ -43,14 +43,16 @@ def render_report(run_dir: Path) -> Path:
     """Writes report.md, runs.csv and figures/ into `run_dir`; returns the report's path."""
     run_dir = Path(run_dir)
     suite = load_suite(run_dir)
-    figures = draw_figures(suite, run_dir)
+    # model -> its twin pairs: reading and comparing traces is the slow part; done once
+    pairs = {model: twin_pairs(suite.runs_of(model)) for model in suite.models}
+    figures = draw_figures(suite, run_dir, pairs)
     write_text(run_dir / "runs.csv", runs_csv(suite.runs))
     report = run_dir / "report.md"
-    write_text(report, report_markdown(suite, figures))
+    write_text(report, report_markdown(suite, figures, pairs))
     return report
 
 
-def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
+def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) -> FigureLinks:
     colors = palette([run.label for run in suite.runs])
     links: FigureLinks = {}
     for model in suite.models:
@@ -90,7 +92,7 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
             path = f"figures/quality_{_slug(model)}.png"
             save_png(quality_figure(title, scored, colors), run_dir / path)
             links[model].append(f"![{title} quality against training time]({path})")
-        pairs = twin_pairs(runs)
+        pairs = twins[model]
         if pairs:
             path = f"figures/divergence_{_slug(model)}.png"
             save_png(divergence_figure(title, [(p.label, p.seed, p.divergence.steps, p.divergence.distance["generator"],
@@ -123,14 +125,15 @@ def draw_figures(suite: Suite, run_dir: Path) -> FigureLinks:
     return links
 
 
-def report_markdown(suite: Suite, figures: FigureLinks) -> str:
+def report_markdown(suite: Suite, figures: FigureLinks, twins: dict[str, list[TwinPair]]) -> str:
     verdicts = suite_verdicts(suite)  # with --seeds: for the summary and each model's section
     sections = [
         header_section(suite),
         summary_section(suite, verdicts),
         calibration_section(suite),
         scaling_section(suite, figures.get(SCALING, [])),
-        *(model_section(suite, model, figures.get(model, []), verdicts.get(model, [])) for model in suite.models),
+        *(model_section(suite, model, figures.get(model, []), twins[model], verdicts.get(model, []))
+          for model in suite.models),
         failed_section(suite.runs),
         environment_section(suite),
         method_note(suite),
@@ -226,7 +229,7 @@ def calibration_section(suite: Suite) -> str:
             "same CPU, package versions and configuration; `--recalibrate` measures again.")
 
 
-def model_section(suite: Suite, model: str, figures: list[str],
+def model_section(suite: Suite, model: str, figures: list[str], twins: Sequence[TwinPair],
                   verdicts: Sequence[PairedVerdict] = ()) -> str:
     runs = suite.runs_of(model)
     parts = [f"## {model_title(model)}", "### Speed", model_table(runs, matmul_peaks(suite))]
@@ -246,7 +249,7 @@ def model_section(suite: Suite, model: str, figures: list[str],
     control = rounding_control(runs)
     if control is not None:
         parts.append(control)
-    divergence = divergence_section(twin_pairs(runs))
+    divergence = divergence_section(twins)
     if divergence is not None:
         parts.append(divergence)
     parts += figures

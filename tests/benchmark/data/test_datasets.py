@@ -3,13 +3,9 @@ MNIST through it unchanged. Downloads only ever from a local http.server."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
-import threading
 import warnings
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,29 +34,6 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fashion_mnist, "PROJECT_DATA_DIR", tmp_path / "no-project-data")
     monkeypatch.setattr(cifar10, "URLS", (UNREACHABLE + "cifar-10-python.tar.gz",))
     monkeypatch.setattr(cifar10, "PROJECT_DATA_DIR", tmp_path / "no-project-data")
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Path], str]]:
-    """serve(directory) -> base URL of a local HTTP server for that directory."""
-    servers = []
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-    def start(directory: Path) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def cache(name: str) -> Path:

@@ -6,14 +6,10 @@ Downloads are only ever served by a local http.server on 127.0.0.1.
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import os
 import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,30 +88,6 @@ def gzip_copy(source: Path, destination: Path, stems=tuple(mnist.SHA256)) -> Pat
         else:
             (destination / f"{stem}.gz").write_bytes(gzip.compress(path.read_bytes(), 1))
     return destination
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Path], str]]:
-    """serve(directory) -> base URL of a local HTTP server for that directory."""
-    servers = []
-
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(QuietHandler, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- loading the real data --------------------------------------------------------------
