@@ -202,9 +202,12 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
             progress.frame(step, frames.images[-1], columns)
 
     def checkpoint(state: TrainState) -> None:
-        save_checkpoint(run_dir, runner, state)
+        # Frames and trace first: a kill between these writes then leaves them
+        # ahead of the checkpoint (a resume drops what lies beyond it), never
+        # behind it (what the checkpoint's steps recorded would be lost).
         frames.save(run_dir / FRAMES)
         tracer.trace.save(run_dir / TRACE_FILE)
+        save_checkpoint(run_dir, runner, state)
 
     quality = None
     if config.quality_samples and process.writes:

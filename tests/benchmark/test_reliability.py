@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+KILL_HOOK = REPO_ROOT / "tests" / "faults"  # sitecustomize: a worker that dies right after its checkpoint's swap
 TINY = ("--profile", "smoke", "--train-size", "320", "--batch-size", "32", "--epochs", "3")
 
 
@@ -60,16 +61,20 @@ def test_a_killed_run_resumes_on_the_uninterrupted_curve(tmp_path, mnist_data_di
     reference = cli(*flags, "--out", str(tmp_path), "--run-id", "reference")
     assert reference.returncode == 0, reference.stderr[-2000:]
 
-    suite = cli(*flags, "--out", str(tmp_path), "--run-id", "killed", wait=False)
     run_dir = tmp_path / "killed" / "runs" / f"dcgan-{framework}-{'eager' if framework == 'torch' else 'xla'}"
-    wait_for(run_dir / "checkpoint" / "state.json")  # epoch 1 of 3 is done
-    (worker,) = worker_pids(run_dir)
     if victim == "worker":
-        os.kill(worker, signal.SIGKILL)
-        assert suite.wait(timeout=60) == 1  # the suite records the failure and says so
+        # The worker dies the moment its first checkpoint (epoch 1 of 3) is swapped
+        # in: what it writes after that is lost, so the frames and trace it kept
+        # must already cover the checkpoint's steps.
+        killed = cli(*flags, "--out", str(tmp_path), "--run-id", "killed",
+                     env={"GANBENCH_TEST_KILL_AT_CHECKPOINT": "1",
+                          "PYTHONPATH": os.pathsep.join([str(KILL_HOOK), str(REPO_ROOT)])})
+        assert killed.returncode == 1  # the suite records the failure and says so
         result = json.loads((tmp_path / "killed" / "results.json").read_text())["runs"][0]
         assert result["status"] == "failed" and "SIGKILL" in result["reason"]
     else:
+        suite = cli(*flags, "--out", str(tmp_path), "--run-id", "killed", wait=False)
+        wait_for(run_dir / "checkpoint" / "state.json")  # epoch 1 of 3 is done
         suite.send_signal(signal.SIGKILL)
         suite.wait(timeout=60)
         deadline = time.monotonic() + 30
