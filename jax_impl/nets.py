@@ -26,7 +26,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from benchmark.specs.layers import (
@@ -81,114 +80,6 @@ def conv_transpose_dilated(x: jax.Array, kernel: jax.Array, stride: int, padding
     pad = (k - 1 - padding, k - 1 - padding + output_padding)
     return lax.conv_general_dilated(x, kernel[::-1, ::-1], (1, 1), (pad, pad), lhs_dilation=(stride, stride),
                                     dimension_numbers=CONV_DIMENSIONS)
-
-
-def _phase_taps(k: int, stride: int, padding: int, phase: int) -> list[tuple[int, int]]:
-    """(input offset d, kernel tap) pairs of output phase r in 1-D: y[s m + r] =
-    sum over them of x[m + d] w[tap], from y[t] = sum_{i s - p + tap = t} x[i] w[tap]."""
-    return [((phase + padding - tap) // stride, tap) for tap in range(k)
-            if (phase + padding - tap) % stride == 0]
-
-
-@functools.cache
-def _subpixel_index(k: int, s: int, padding: int) -> tuple[int, int, int, np.ndarray]:
-    """(window, lowest offset, highest offset, index (window, window, s, s))
-    of the sub-pixel kernel: index holds th * k + tw for the kernel tap that
-    output phase (rh, rw) reads at window position (dh - lo, dw - lo), k * k
-    (a zero) where it reads none."""
-    taps = [_phase_taps(k, s, padding, r) for r in range(s)]
-    offsets = [d for phase in taps for d, _ in phase]
-    lo, hi = min(offsets), max(offsets)
-    window = hi - lo + 1
-    index = np.full((window, window, s, s), k * k, np.int32)
-    for rh in range(s):
-        for dh, th in taps[rh]:
-            for rw in range(s):
-                for dw, tw in taps[rw]:
-                    index[dh - lo, dw - lo, rh, rw] = th * k + tw
-    return window, lo, hi, index
-
-
-def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array, stride: int, padding: int,
-                            output_padding: int) -> jax.Array:
-    """The same transposed convolution as its sub-pixel (phase) decomposition:
-    one stride-1 convolution from `in` to stride^2 * out channels, each group
-    one output phase, then depth-to-space. Every output pixel sums the same
-    taps as `conv_transpose_dilated` (plus exact zeros where a phase has fewer
-    taps than the shared window). On XLA:CPU its kernel gradient is ~13x
-    faster than the dilated form's (JAX.md's table; README, "JAX").
-
-    Needs an output size divisible by the stride (k4 s2 p1, k5 s2 p2 op1);
-    other geometries fall back to `conv_transpose_dilated`.
-    """
-    n, k, s = x.shape[1], kernel.shape[0], stride
-    out_size = (n - 1) * s - 2 * padding + k + output_padding
-    if out_size % s or x.shape[1] != x.shape[2]:
-        return conv_transpose_dilated(x, kernel, stride, padding, output_padding)
-    m = out_size // s
-    window, lo, hi, index = _subpixel_index(k, s, padding)
-    # One gather: (window, window, s, s) picks a tap of the flattened kernel,
-    # or the appended zero tap where a phase has none at that position.
-    taps = jnp.concatenate([kernel.reshape(k * k, *kernel.shape[2:]),
-                            jnp.zeros((1, *kernel.shape[2:]), kernel.dtype)])
-    sub = taps[index]  # (window, window, s, s, in, out)
-    sub = sub.transpose(0, 1, 4, 2, 3, 5).reshape(window, window, kernel.shape[2], s * s * kernel.shape[3])
-    # Output m reads x[m + lo .. m + hi]: pad (or crop, if negative) so that
-    # a VALID window starting at m covers exactly those rows.
-    pad = (-lo, (m - 1 + hi) - (n - 1))
-    y = lax.conv_general_dilated(x, sub, (1, 1), (pad, pad), dimension_numbers=CONV_DIMENSIONS)
-    b, c = y.shape[0], kernel.shape[3]
-    y = y.reshape(b, m, m, s, s, c).transpose(0, 1, 3, 2, 4, 5)  # depth to space
-    return y.reshape(b, m * s, m * s, c)
-
-
-def conv_transpose_phases(x: jax.Array, kernel: jax.Array, stride: int, padding: int,
-                          output_padding: int) -> jax.Array:
-    """The same transposed convolution as stride^2 stride-1 convolutions, one
-    per output phase with exactly that phase's taps (k4 s2: four 2x2
-    convolutions, the arithmetic of the transposed convolution itself, where
-    `conv_transpose_subpixel`'s shared 3x3 window does 2.25x), interleaved.
-    Same geometries as `conv_transpose_subpixel`; others fall back to
-    `conv_transpose_dilated`."""
-    n, k, s = x.shape[1], kernel.shape[0], stride
-    out_size = (n - 1) * s - 2 * padding + k + output_padding
-    phases = [sorted(_phase_taps(k, s, padding, r)) for r in range(s)]  # (offset, tap), offsets ascending
-    if out_size % s or x.shape[1] != x.shape[2] or not all(phases):
-        return conv_transpose_dilated(x, kernel, stride, padding, output_padding)
-    m = out_size // s
-
-    def window(phase):  # the kernel taps of one phase in window order, and its padding (or crop)
-        offsets, taps = zip(*phase)
-        return np.array(taps), (-offsets[0], (m - 1 + offsets[-1]) - (n - 1))
-
-    rows = []
-    for row_phase in phases:
-        taps_h, pad_h = window(row_phase)
-        columns = []
-        for column_phase in phases:
-            taps_w, pad_w = window(column_phase)
-            columns.append(lax.conv_general_dilated(x, kernel[taps_h][:, taps_w], (1, 1), (pad_h, pad_w),
-                                                    dimension_numbers=CONV_DIMENSIONS))  # (B, m, m, out)
-        rows.append(jnp.stack(columns, axis=3))  # (B, m, m, s[column phase], out)
-    y = jnp.stack(rows, axis=2)  # (B, m, s[row phase], m, s, out)
-    return y.reshape(y.shape[0], m * s, m * s, kernel.shape[3])
-
-
-# Output channels from which `conv_transpose` takes the phase form: measured on
-# XLA:CPU at batch 128 (fwd + both gradients), DCGAN's 7x7x128 -> 14x14x64
-# took 64 ms as phases against 124 ms sub-pixel; its 14x14x64 -> 28x28x1
-# 28 ms against 11 ms (one output channel per phase convolution is slow).
-PHASE_MIN_CHANNELS = 8
-
-
-def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int, padding: int, output_padding: int) -> jax.Array:
-    """PyTorch's ConvTranspose2d in the form measured fastest on XLA:CPU for
-    its width: `conv_transpose_phases` from PHASE_MIN_CHANNELS output
-    channels, `conv_transpose_subpixel` below. Neither has an lhs-dilated
-    kernel gradient."""
-    if kernel.shape[3] >= PHASE_MIN_CHANNELS:
-        return conv_transpose_phases(x, kernel, stride, padding, output_padding)
-    return conv_transpose_subpixel(x, kernel, stride, padding, output_padding)
 
 
 def conv_strided(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
@@ -249,6 +140,25 @@ def _conv_backward(stride, padding, residuals, cotangent):
 _conv.defvjp(_conv_forward, _conv_backward)
 
 
+def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int, padding: int, output_padding: int) -> jax.Array:
+    """PyTorch's ConvTranspose2d(k, s, p, output_padding) as what it is, the
+    adjoint of Conv2d(k, s, p) from `out` to `in` channels with the same
+    kernel, channel axes swapped (kernel (kh, kw, in, out) -> (kh, kw, out,
+    in), not flipped): y = J(W)^T x. Forward, XLA's own transpose of the
+    strided convolution; gradients (`_conv_input_gradient`'s vjps), that
+    convolution forward (input) and its kernel gradient (kernel), never the
+    lhs-dilated kernel gradient of XLA:CPU's slow path. Measured on XLA:CPU at
+    batch 128, forward and both gradients: DCGAN's 7x7x128 -> 14x14x64 27 ms
+    (45 as four phase convolutions, 318 as `conv_transpose_dilated`), its
+    14x14x64 -> 28x28x1 2.7 ms (5.9 as one sub-pixel convolution). The
+    convolution maps the output size back to x's: its floor division drops
+    output_padding (< stride, as torch requires)."""
+    k, n = kernel.shape[0], x.shape[1]
+    size = (n - 1) * stride - 2 * padding + k + output_padding
+    return _conv_input_gradient(x, kernel.transpose(0, 1, 3, 2), (x.shape[0], size, size, kernel.shape[3]),
+                                stride, padding)
+
+
 def conv_strided_vjp(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
     """`conv_strided` with its gradients written out (custom vjps): the
     same values and first derivatives (XLA's own), and a second derivative
@@ -261,8 +171,7 @@ def conv_strided_vjp(x: jax.Array, kernel: jax.Array, stride: int, padding: int)
     return _conv(x, kernel, stride, padding)
 
 
-# The formulations the networks use (`conv_transpose`, choosing between
-# `conv_transpose_phases` and `conv_transpose_subpixel`, or
+# The formulations the networks use (`conv_transpose` or
 # `conv_transpose_dilated`; `conv_strided_vjp` or `conv_strided`): tests
 # compare each with torch and with each other.
 CONV_TRANSPOSE: Callable[..., jax.Array] = conv_transpose

@@ -12,7 +12,8 @@ There is no tutorial loop: neither JAX nor Flax ships a GAN example to copy,
 only community notebooks (`benchmark.loops.TUTORIAL_MODES`).
 
 The generator's transposed convolutions come in two formulations:
-  "fast"  (default) the forms measured fastest on XLA:CPU, as our runner's:
+  "fast"  (default) stride-1 forms, much faster on XLA:CPU than "lax" (our
+          runner's adjoint form, `jax_impl.nets.conv_transpose`, is faster still):
           7x7x128 -> 14x14x64 as four 2x2 stride-1 convolutions, one per
           output phase; 14x14x64 -> 28x28x1 as one 3x3 stride-1 convolution
           to 4 channels and a depth-to-space (sub-pixel);
