@@ -94,9 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA when a GPU is present (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, data order and noise (default 0)")
-    parser.add_argument("--jax-conv-transpose", choices=("fast", "lax"), default="fast",
-                        help="the transposed convolutions of JAX's bare loop: fast, the forms measured fastest "
-                             "on XLA:CPU, as ours (default); lax, lax.conv_transpose (benchmark.loops.jax_loops)")
+    parser.add_argument("--jax-conv-transpose", choices=("adjoint", "phases", "lax"), default="adjoint",
+                        help="the transposed convolutions of JAX's bare loop: adjoint, the strided "
+                             "convolution's transpose, as ours (default); phases, stride-1 phase and sub-pixel "
+                             "convolutions; lax, lax.conv_transpose (benchmark.loops.jax_loops)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here as JSON")
     return parser
 
@@ -175,7 +176,7 @@ def framework_module(framework: str):
 
 def build_loops(framework: str, model: str, mode: str, images: np.ndarray, labels: np.ndarray,
                 batch_size: int, threads: int, device: str, seed: int,
-                jax_conv_transpose: str = "fast") -> dict[str, Loop]:
+                jax_conv_transpose: str = "adjoint") -> dict[str, Loop]:
     """ours and bare in `mode`, and tutorial when `mode` is the tutorial's."""
     module = framework_module(framework)
     spec = get_spec(model)

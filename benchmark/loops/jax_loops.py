@@ -11,11 +11,12 @@ read from the spec, so every variant trains by the same rules.
 There is no tutorial loop: neither JAX nor Flax ships a GAN example to copy,
 only community notebooks (`benchmark.loops.TUTORIAL_MODES`).
 
-The generator's transposed convolutions come in two formulations:
-  "fast"  (default) stride-1 forms, much faster on XLA:CPU than "lax" (our
-          runner's adjoint form, `jax_impl.nets.conv_transpose`, is faster still):
-          7x7x128 -> 14x14x64 as four 2x2 stride-1 convolutions, one per
-          output phase; 14x14x64 -> 28x28x1 as one 3x3 stride-1 convolution
+The generator's transposed convolutions come in three formulations:
+  "adjoint" (default) the transpose of the strided convolution, its vjps
+          written out (`deconv_adjoint`), the form our runner takes and the
+          fastest measured on XLA:CPU;
+  "phases" stride-1 forms: 7x7x128 -> 14x14x64 as four 2x2 convolutions,
+          one per output phase; 14x14x64 -> 28x28x1 as one 3x3 convolution
           to 4 channels and a depth-to-space (sub-pixel);
   "lax"   `lax.conv_transpose`, what one writes first: its kernel gradient is
           XLA:CPU's slow path (jax#23783, ../shared/JAX.md).
@@ -37,7 +38,7 @@ from jax_impl.runner import start_backends
 LATENT_DIM = 100
 DN = ("NHWC", "HWIO", "NHWC")
 BN_MOMENTUM, BN_EPS, SLOPE = 0.1, 1e-5, 0.2
-CONV_TRANSPOSES = ("fast", "lax")
+CONV_TRANSPOSES = ("adjoint", "phases", "lax")
 _SEED = [0]
 
 
@@ -131,6 +132,37 @@ def deconv_lax(x, w):
     return lax.conv_transpose(x, w[::-1, ::-1], (2, 2), ((2, 2), (2, 2)), dimension_numbers=DN)
 
 
+def _conv_s2(u, k):
+    """Conv2d(4, 2, 1): (B, 2n, 2n, a) -> (B, n, n, b); k (4, 4, a, b)."""
+    return lax.conv_general_dilated(u, k, (2, 2), ((1, 1), (1, 1)), dimension_numbers=DN)
+
+
+@jax.custom_vjp
+def deconv_adjoint(x, w):
+    """(B, n, n, in) -> (B, 2n, 2n, out); w (4, 4, in, out): the transpose of
+    Conv2d(4, 2, 1) from out to in channels with kernel w (channel axes
+    swapped), with its vjps written out so that no gradient is an lhs-dilated
+    convolution's kernel gradient (XLA:CPU's slow path)."""
+    b, n = x.shape[:2]
+    k = w.transpose(0, 1, 3, 2)
+    return jax.linear_transpose(lambda u: _conv_s2(u, k), jnp.zeros((b, 2 * n, 2 * n, w.shape[3]), x.dtype))(x)[0]
+
+
+def _deconv_adjoint_forward(x, w):
+    return deconv_adjoint(x, w), (x, w)
+
+
+def _deconv_adjoint_backward(residuals, g):
+    """<g, C(w)^T x> = <C(w) g, x>: the input gradient is the convolution of
+    g, the kernel gradient that convolution's kernel gradient at x."""
+    x, w = residuals
+    y, kernel_vjp = jax.vjp(lambda k: _conv_s2(g, k), w.transpose(0, 1, 3, 2))
+    return y, kernel_vjp(x)[0].transpose(0, 1, 3, 2)
+
+
+deconv_adjoint.defvjp(_deconv_adjoint_forward, _deconv_adjoint_backward)
+
+
 def generator(params, stats, z, deconvs):
     x = (z @ params["dense"]).reshape(-1, 7, 7, 128)  # state size. 7 x 7 x 128
     x, m1, v1 = batch_norm(x, params["bn1_gamma"], params["bn1_beta"], stats["bn1_mean"], stats["bn1_var"])
@@ -206,7 +238,7 @@ class BareLoop:
     variant = "bare"
 
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, mode: str,
-                 device: str = "cpu", conv_transpose: str = "fast") -> None:
+                 device: str = "cpu", conv_transpose: str = "adjoint") -> None:
         if conv_transpose not in CONV_TRANSPOSES:
             raise ValueError(f"conv_transpose {conv_transpose!r}; valid: {', '.join(CONV_TRANSPOSES)}")
         self.spec, self.mode, self.batch_size = spec, mode, batch_size
@@ -218,7 +250,8 @@ class BareLoop:
         d_init, self.d_update = build_optimizer(spec.d_optimizer)
         self.state = (g_params, g_stats, d_params, d_stats, g_init(g_params), d_init(d_params))
         self.key = jax.random.key(_SEED[0] + 1)
-        self.deconvs = (deconv_phases, deconv_subpixel) if conv_transpose == "fast" else (deconv_lax, deconv_lax)
+        self.deconvs = {"adjoint": (deconv_adjoint, deconv_adjoint), "phases": (deconv_phases, deconv_subpixel),
+                        "lax": (deconv_lax, deconv_lax)}[conv_transpose]
         self._step = jax.jit(self._train_step, donate_argnums=0) if mode == "jit" else self._train_step
 
     def d_loss(self, real, fake):
