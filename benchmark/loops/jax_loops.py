@@ -38,7 +38,6 @@ from jax_impl.runner import start_backends
 LATENT_DIM = 100
 DN = ("NHWC", "HWIO", "NHWC")
 BN_MOMENTUM, BN_EPS, SLOPE = 0.1, 1e-5, 0.2
-CONV_TRANSPOSES = ("adjoint", "phases", "lax")
 _SEED = [0]
 
 
@@ -163,6 +162,11 @@ def _deconv_adjoint_backward(residuals, g):
 deconv_adjoint.defvjp(_deconv_adjoint_forward, _deconv_adjoint_backward)
 
 
+# --jax-conv-transpose -> the generator's two transposed convolutions (7x7 -> 14x14, 14x14 -> 28x28)
+CONV_TRANSPOSES = {"adjoint": (deconv_adjoint, deconv_adjoint), "phases": (deconv_phases, deconv_subpixel),
+                   "lax": (deconv_lax, deconv_lax)}
+
+
 def generator(params, stats, z, deconvs):
     x = (z @ params["dense"]).reshape(-1, 7, 7, 128)  # state size. 7 x 7 x 128
     x, m1, v1 = batch_norm(x, params["bn1_gamma"], params["bn1_beta"], stats["bn1_mean"], stats["bn1_var"])
@@ -250,8 +254,7 @@ class BareLoop:
         d_init, self.d_update = build_optimizer(spec.d_optimizer)
         self.state = (g_params, g_stats, d_params, d_stats, g_init(g_params), d_init(d_params))
         self.key = jax.random.key(_SEED[0] + 1)
-        self.deconvs = {"adjoint": (deconv_adjoint, deconv_adjoint), "phases": (deconv_phases, deconv_subpixel),
-                        "lax": (deconv_lax, deconv_lax)}[conv_transpose]
+        self.deconvs = CONV_TRANSPOSES[conv_transpose]
         self._step = jax.jit(self._train_step, donate_argnums=0) if mode == "jit" else self._train_step
 
     def d_loss(self, real, fake):
