@@ -1,0 +1,74 @@
+"""The prepared GPU run (`benchmark.gpu_run`) on this CPU: its flags after
+`--` reach the suite, the archive holds the run folder without checkpoints,
+and a deadline stops the suite's whole process group."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.environment import gpu_description
+from benchmark.gpu_run import EXIT_DEADLINE, run_suite
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def gpu_run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmark.gpu_run", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+
+
+def test_the_run_is_packed_into_one_archive_without_checkpoints(tmp_path, mnist_data_dir):
+    archive = tmp_path / "back" / "run.tar.gz"
+    done = gpu_run("--archive", str(archive), "--out", str(tmp_path / "reports"), "--run-id", "gpu-test", "--",
+                   "--device", "cpu", "--profile", "smoke", "--frameworks", "torch", "--models", "vanilla",
+                   "--modes", "eager", "--repeats", "1", "--quality-samples", "0", "--data-dir", mnist_data_dir)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "reports" / "gpu-test" / "runs" / "vanilla-torch-eager" / "checkpoint").is_dir()
+    with tarfile.open(archive) as packed:
+        names = packed.getnames()
+        results = json.load(packed.extractfile("gpu-test/results.json"))
+    assert {name.split("/")[0] for name in names} == {"gpu-test"}
+    assert "gpu-test/report.md" in names and "gpu-test/runs/vanilla-torch-eager/history.csv" in names
+    assert not [name for name in names if "checkpoint" in name or name.endswith(".lock")]
+    # The flags after `--` won over the defaults (cuda, dcgan and wgan, three modes, 2 repeats).
+    assert [(r["config"]["model"], r["framework"], r["mode"], r["status"]) for r in results["runs"]] == [
+        ("vanilla", "torch", "eager", "ok")]
+    assert results["runs"][0]["config"]["device"] == "cpu"
+
+
+def test_the_deadline_stops_the_suite_and_its_children(tmp_path):
+    # A stand-in suite: a child that would outlive its parent, then a long sleep.
+    child_pid = tmp_path / "child.pid"
+    script = (f"import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; "
+              f"time.sleep(300)']); open({str(child_pid)!r}, 'w').write(str(c.pid)); time.sleep(300)")
+    started = time.monotonic()
+    assert run_suite([sys.executable, "-c", script], deadline_s=3) == EXIT_DEADLINE
+    assert time.monotonic() - started < 60
+    pid = int(child_pid.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower():
+        assert time.monotonic() < deadline, f"the suite's child {pid} outlived the deadline"
+        time.sleep(0.1)
+
+
+def test_nothing_is_packed_when_no_run_finished(tmp_path, mnist_data_dir):
+    archive = tmp_path / "run.tar.gz"
+    done = gpu_run("--archive", str(archive), "--out", str(tmp_path), "--deadline", "1", "--",
+                   "--device", "cpu", "--profile", "smoke", "--frameworks", "torch", "--models", "vanilla",
+                   "--modes", "eager", "--data-dir", mnist_data_dir)
+    assert done.returncode == EXIT_DEADLINE
+    assert "no run finished" in done.stderr and not archive.exists()
+
+
+@pytest.mark.skipif(gpu_description() is not None, reason="a GPU is here: the default run would train")
+def test_without_a_gpu_the_suites_refusal_comes_through(tmp_path):
+    archive = tmp_path / "run.tar.gz"
+    done = gpu_run("--archive", str(archive), "--out", str(tmp_path))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--device cuda" in done.stderr and not archive.exists()
