@@ -238,13 +238,17 @@ class JaxRunner(Runner):
         self.images = jnp.array(np.asarray(images, self.dtype))
         self.labels = jnp.array(np.asarray(labels, np.int32))
 
+    def step_arguments(self, inputs: StepInputs) -> tuple:
+        """`train_step`'s arguments for one step: (program, state, images,
+        labels, indices, noise, fake_labels, mix, lrs)."""
+        assert self.images is not None and self.state is not None, "import_weights and load_data first"
+        return (self.program, self.state, self.images, self.labels, jnp.asarray(inputs.indices, jnp.int32),
+                jnp.asarray(inputs.noise, self.dtype), jnp.asarray(inputs.fake_labels, jnp.int32),
+                jnp.asarray(inputs.mix, self.dtype), jnp.asarray(self.lrs, self.dtype))
+
     @_scoped
     def train_step(self, inputs: StepInputs) -> dict[str, float]:
-        assert self.images is not None and self.state is not None, "import_weights and load_data first"
-        self.state, losses = self.functions["train_step"](
-            self.program, self.state, self.images, self.labels, jnp.asarray(inputs.indices, jnp.int32),
-            jnp.asarray(inputs.noise, self.dtype), jnp.asarray(inputs.fake_labels, jnp.int32),
-            jnp.asarray(inputs.mix, self.dtype), jnp.asarray(self.lrs, self.dtype))
+        self.state, losses = self.functions["train_step"](*self.step_arguments(inputs))
         d_loss, g_loss = np.asarray(losses).tolist()  # one device->host copy; waits for the step
         return {"d_loss": d_loss, "g_loss": g_loss}
 

@@ -1,4 +1,5 @@
-"""Our training step against hand-written ones: `python -m benchmark.loops.compare`.
+"""Our training step against hand-written ones: `python -m benchmark.loops.compare`
+(and where its time goes, op by op: `python -m benchmark.loops.profile`).
 
 Three variants train the same architecture on the same MNIST images at the
 same batch size, in one framework and execution mode at a time:
