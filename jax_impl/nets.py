@@ -27,6 +27,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 
 from benchmark.specs.layers import (
     Activation, BatchNorm, ConcatLabels, Conv2d, ConvTranspose2d, Dense, Flatten, NetSpec,
@@ -98,28 +99,74 @@ def conv_strided(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> 
 # penalty's double backward meets it in every strided layer of the critic.
 # Written out, every first and second derivative is an ordinary strided
 # convolution or that convolution's kernel gradient.
+#
+# The rules see which inputs are differentiated (symbolic_zeros) and compute
+# only those gradients, each without evaluating a forward convolution it does
+# not use: under jit XLA would drop such work, but eager mode runs every op it
+# is given (the critic's kernel gradient in the generator's update, its input
+# gradient at the real images, a forward convolution per kernel gradient).
+
+
+def _differentiated(*primals: CustomVJPPrimal) -> tuple:
+    """Which of a rule's primals are differentiated, as a residual: () for
+    yes, None for no. Pytree structure, not values, so that it stays static
+    under jit, where a bool among the residuals would become a tracer."""
+    return tuple(() if primal.perturbed else None for primal in primals)
+
+
+# The strided convolution's two transposes as JAX's own transpose rules write
+# them (jax/_src/lax/convolution.py, `_conv_general_dilated_transpose_lhs`
+# and `_rhs`): the same XLA convolutions, called directly. jax.vjp would also
+# evaluate the forward convolution, and jax.linear_transpose traces the map
+# at every call: ~0.5 ms of Python each in eager mode, a dozen times a step.
+
+def _input_gradient(cotangent: jax.Array, kernel: jax.Array, x_size: int, stride: int,
+                    padding: int) -> jax.Array:
+    """dx = J(W)^T g for y = conv_strided(x, W) on x of side `x_size`: g
+    dilated by the stride, padded k - 1 - p before and what restores x's size
+    after, correlated with W flipped, its channel axes read swapped (HWOI)."""
+    k, out = kernel.shape[0], cotangent.shape[1]
+    before = k - 1 - padding
+    after = x_size + k - 1 - ((out - 1) * stride + 1) - before
+    return lax.conv_general_dilated(cotangent, lax.rev(kernel, (0, 1)), (1, 1), ((before, after),) * 2,
+                                    lhs_dilation=(stride, stride), dimension_numbers=("NHWC", "HWOI", "NHWC"))
+
+
+def _kernel_gradient(x: jax.Array, cotangent: jax.Array, kernel_size: int, stride: int, padding: int) -> jax.Array:
+    """dW = J_x^T g for y = conv_strided(x, W): x correlated with g dilated by
+    the stride, batch and channels trading places (x read CHWN, g IHWO, the
+    result HWNC, i.e. W's (kh, kw, in, out)); padded p before and what gives
+    the kernel's size after."""
+    out = cotangent.shape[1]
+    after = (out - 1) * stride + 1 - x.shape[1] + kernel_size - padding - 1
+    return lax.conv_general_dilated(x, cotangent, (1, 1), ((padding, after),) * 2,
+                                    rhs_dilation=(stride, stride), dimension_numbers=("CHWN", "IHWO", "HWNC"))
+
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _conv_input_gradient(cotangent: jax.Array, kernel: jax.Array, x_shape: tuple[int, ...], stride: int,
                          padding: int) -> jax.Array:
     """dx = J(W)^T g, J(W) = conv_strided(., W): XLA's own (lhs-dilated) transpose."""
-    return jax.linear_transpose(lambda x: conv_strided(x, kernel, stride, padding),
-                                jax.ShapeDtypeStruct(x_shape, cotangent.dtype))(cotangent)[0]
+    return _input_gradient(cotangent, kernel, x_shape[1], stride, padding)
 
 
 def _input_gradient_forward(cotangent, kernel, x_shape, stride, padding):
-    return _conv_input_gradient(cotangent, kernel, x_shape, stride, padding), (cotangent, kernel)
+    wanted = _differentiated(cotangent, kernel)
+    cotangent, kernel = cotangent.value, kernel.value
+    return _conv_input_gradient(cotangent, kernel, x_shape, stride, padding), (cotangent, kernel, wanted)
 
 
 def _input_gradient_backward(x_shape, stride, padding, residuals, h):
     """<h, J(W)^T g> = <conv_strided(h, W), g>: its gradient in g is that
     forward convolution, in W the forward convolution's kernel gradient."""
-    cotangent, kernel = residuals
-    y, kernel_vjp = jax.vjp(lambda w: conv_strided(h, w, stride, padding), kernel)
-    return y, kernel_vjp(cotangent)[0]
+    cotangent, kernel, (want_cotangent, want_kernel) = residuals
+    if isinstance(h, SymbolicZero):
+        return None, None
+    return (conv_strided(h, kernel, stride, padding) if want_cotangent is not None else None,
+            _kernel_gradient(h, cotangent, kernel.shape[0], stride, padding) if want_kernel is not None else None)
 
 
-_conv_input_gradient.defvjp(_input_gradient_forward, _input_gradient_backward)
+_conv_input_gradient.defvjp(_input_gradient_forward, _input_gradient_backward, symbolic_zeros=True)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -128,16 +175,20 @@ def _conv(x: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Arr
 
 
 def _conv_forward(x, kernel, stride, padding):
-    return conv_strided(x, kernel, stride, padding), (x, kernel)
+    wanted = _differentiated(x, kernel)
+    x, kernel = x.value, kernel.value
+    return conv_strided(x, kernel, stride, padding), (x, kernel, wanted)
 
 
 def _conv_backward(stride, padding, residuals, cotangent):
-    x, kernel = residuals
-    _, kernel_vjp = jax.vjp(lambda w: conv_strided(x, w, stride, padding), kernel)
-    return _conv_input_gradient(cotangent, kernel, x.shape, stride, padding), kernel_vjp(cotangent)[0]
+    x, kernel, (want_x, want_kernel) = residuals
+    if isinstance(cotangent, SymbolicZero):
+        return None, None
+    return (_conv_input_gradient(cotangent, kernel, x.shape, stride, padding) if want_x is not None else None,
+            _kernel_gradient(x, cotangent, kernel.shape[0], stride, padding) if want_kernel is not None else None)
 
 
-_conv.defvjp(_conv_forward, _conv_backward)
+_conv.defvjp(_conv_forward, _conv_backward, symbolic_zeros=True)
 
 
 def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int, padding: int, output_padding: int) -> jax.Array:
@@ -178,9 +229,17 @@ CONV_TRANSPOSE: Callable[..., jax.Array] = conv_transpose
 CONV: Callable[..., jax.Array] = conv_strided_vjp
 
 
+def cast(x: jax.Array, dtype: Any) -> jax.Array:
+    """x in `dtype`: x itself when it is already (astype binds a conversion
+    even then on a traced value, one more dispatched op in eager mode)."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+@functools.partial(jax.jit, static_argnames="negative_slope")
 def leaky_relu(x: jax.Array, negative_slope: float) -> jax.Array:
     """PyTorch's x > 0 ? x : slope * x with the spec's slope (jax.nn.leaky_relu
-    defaults to 0.01)."""
+    defaults to 0.01, and takes x >= 0, whose gradient at 0 is 1, not the
+    slope). Jitted as jax.nn's activations are: one op in eager mode."""
     return jnp.where(x > 0, x, x * negative_slope)
 
 
@@ -190,7 +249,7 @@ def _linear(layer: Dense | Conv2d | ConvTranspose2d, prefix: str, params: Arrays
     if layer.spectral_norm:
         kernel, state = spectral_normalized(kernel, state, prefix, ctx.training)
     dtype = ctx.compute_dtype
-    x, kernel = x.astype(dtype), kernel.astype(dtype)
+    x, kernel = cast(x, dtype), cast(kernel, dtype)
     if isinstance(layer, Dense):
         y = x @ kernel
     elif isinstance(layer, Conv2d):
@@ -198,7 +257,7 @@ def _linear(layer: Dense | Conv2d | ConvTranspose2d, prefix: str, params: Arrays
     else:
         y = CONV_TRANSPOSE(x, kernel, layer.stride, layer.padding, layer.output_padding)
     if layer.bias:
-        y = y + params[prefix + "bias"].astype(dtype)
+        y = y + cast(params[prefix + "bias"], dtype)
     return y, state
 
 
@@ -209,7 +268,7 @@ def _batchnorm(layer: BatchNorm, prefix: str, params: Arrays, state: Arrays, x: 
     PyTorch's momentum, running = (1 - m) running + m batch, the variance
     unbiased (n / (n - 1)); inference mode reads the moving statistics."""
     dtype = ctx.compute_dtype
-    x = x.astype(params[prefix + "gamma"].dtype)
+    x = cast(x, params[prefix + "gamma"].dtype)
     axes = tuple(range(x.ndim - 1))  # all but channels
     if ctx.training:
         mean = jnp.mean(x, axis=axes)
@@ -223,7 +282,7 @@ def _batchnorm(layer: BatchNorm, prefix: str, params: Arrays, state: Arrays, x: 
     else:
         mean, var = state[prefix + "moving_mean"], state[prefix + "moving_var"]
     y = (x - mean) * lax.rsqrt(var + layer.eps) * params[prefix + "gamma"] + params[prefix + "beta"]
-    return y.astype(dtype), state
+    return cast(y, dtype), state
 
 
 def _attention(layer: SelfAttention, prefix: str, params: Arrays, state: Arrays, x: jax.Array,
@@ -236,10 +295,10 @@ def _attention(layer: SelfAttention, prefix: str, params: Arrays, state: Arrays,
         y, state = _linear(conv, f"{prefix}{conv.name}/", params, state, x, ctx)
         outputs.append(y.reshape(b, h * w, -1))
     q, k, v = outputs  # (B, N, C/8), (B, N, C/8), (B, N, C)
-    energies = (q @ k.transpose(0, 2, 1)).astype(params[prefix + "gamma"].dtype)  # (B, N_i, N_j)
-    attention = jax.nn.softmax(energies, axis=-1).astype(ctx.compute_dtype)
+    energies = cast(q @ k.transpose(0, 2, 1), params[prefix + "gamma"].dtype)  # (B, N_i, N_j)
+    attention = cast(jax.nn.softmax(energies, axis=-1), ctx.compute_dtype)
     o = (attention @ v).reshape(b, h, w, c)
-    return (params[prefix + "gamma"].astype(ctx.compute_dtype) * o + x.astype(ctx.compute_dtype)), state
+    return cast(params[prefix + "gamma"], ctx.compute_dtype) * o + cast(x, ctx.compute_dtype), state
 
 
 def _concat_labels(layer: ConcatLabels, x: jax.Array, ctx: Context) -> jax.Array:
@@ -271,7 +330,7 @@ class Network:
     def apply(self, params: Arrays, state: Arrays, x: jax.Array, labels: jax.Array | None = None, *,
               training: bool, compute_dtype: Any = None) -> tuple[jax.Array, Arrays]:
         ctx = Context(training, labels, compute_dtype or x.dtype)
-        x = x.astype(ctx.compute_dtype)
+        x = cast(x, ctx.compute_dtype)
         for layer, _, _ in infer_shapes(self.spec):
             prefix = f"{self.spec.name}/{getattr(layer, 'name', '')}/"
             if isinstance(layer, (Dense, Conv2d, ConvTranspose2d)):

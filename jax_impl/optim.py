@@ -51,10 +51,14 @@ def adam(beta1: float, beta2: float, eps: float) -> Optimizer:
         m = jax.tree.map(lambda m, g: m + (g - m) * (1 - beta1), state.m, grads)
         v = jax.tree.map(lambda v, g: v * beta2 + (1 - beta2) * g * g, state.v, grads)
 
+        corrections: dict[Any, tuple[jax.Array, jax.Array]] = {}  # per parameter type, computed once
+
         def apply(p: jax.Array, m: jax.Array, v: jax.Array) -> jax.Array:
-            t = step.astype(p.dtype)
-            step_size = lr / (1 - jnp.power(jnp.asarray(beta1, p.dtype), t))
-            bias_correction2_sqrt = jnp.sqrt(1 - jnp.power(jnp.asarray(beta2, p.dtype), t))
+            if p.dtype not in corrections:
+                t = step.astype(p.dtype)
+                corrections[p.dtype] = (lr / (1 - jnp.power(jnp.asarray(beta1, p.dtype), t)),
+                                        jnp.sqrt(1 - jnp.power(jnp.asarray(beta2, p.dtype), t)))
+            step_size, bias_correction2_sqrt = corrections[p.dtype]
             return p - step_size * (m / (jnp.sqrt(v) / bias_correction2_sqrt + eps))
 
         return jax.tree.map(apply, params, m, v), AdamState(step, m, v)

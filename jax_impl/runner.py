@@ -29,7 +29,7 @@ from benchmark.specs import GANSpec
 from benchmark.specs.layers import NetSpec
 from benchmark.weights import Weights, check_weights
 from jax_impl.losses import LOSSES, gradient_penalty
-from jax_impl.nets import build_network
+from jax_impl.nets import build_network, cast
 from jax_impl.optim import build_optimizer
 from jax_impl.weights import export_network, split_network
 
@@ -100,7 +100,7 @@ class StepProgram:
         """A network's output in the parameters' type, and its new state."""
         y, state = build_network(net).apply(params, state, x, labels if self.spec.conditional else None,
                                             training=training, compute_dtype=self.compute_dtype)
-        return y.astype(self.dtype), state
+        return cast(y, self.dtype), state
 
 
 def train_step(program: StepProgram, ts: TrainState, images: jax.Array, labels: jax.Array,
