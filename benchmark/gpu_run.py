@@ -106,8 +106,11 @@ def packed(run_dir: Path) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     run_dir = args.out / args.run_id
+    if run_dir.exists():  # the suite would refuse it, and its old results must not be packed as new
+        parser.exit(2, f"{parser.prog}: error: {run_dir} already exists; choose another --run-id or --out\n")
     command = [sys.executable, str(ROOT / "run_benchmark.py"), *SUITE_ARGS, *args.suite_args,
                "--run-id", args.run_id, "--out", str(args.out)]
     print("gpu_run:", " ".join(command[1:]), flush=True)

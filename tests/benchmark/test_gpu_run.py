@@ -72,3 +72,11 @@ def test_without_a_gpu_the_suites_refusal_comes_through(tmp_path):
     done = gpu_run("--archive", str(archive), "--out", str(tmp_path))
     assert done.returncode == 2, done.stderr[-2000:]
     assert "--device cuda" in done.stderr and not archive.exists()
+
+
+def test_an_existing_run_folder_is_refused_not_packed_again(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.json").write_text("{}")
+    archive = tmp_path / "run.tar.gz"
+    done = gpu_run("--archive", str(archive), "--out", str(tmp_path), "--run-id", "old")
+    assert done.returncode == 2 and "already exists" in done.stderr and not archive.exists()
