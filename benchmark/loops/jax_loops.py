@@ -144,7 +144,8 @@ def deconv_adjoint(x, w):
     convolution's kernel gradient (XLA:CPU's slow path)."""
     b, n = x.shape[:2]
     k = w.transpose(0, 1, 3, 2)
-    return jax.linear_transpose(lambda u: _conv_s2(u, k), jnp.zeros((b, 2 * n, 2 * n, w.shape[3]), x.dtype))(x)[0]
+    out = jax.ShapeDtypeStruct((b, 2 * n, 2 * n, w.shape[3]), x.dtype)  # a shape, not an array to fill
+    return jax.linear_transpose(lambda u: _conv_s2(u, k), out)(x)[0]
 
 
 def _deconv_adjoint_forward(x, w):

@@ -40,7 +40,7 @@ from benchmark.cli import positive_int
 from benchmark.config import MODES
 from benchmark.data import MNISTError, load_mnist
 from benchmark.loops import MODELS
-from benchmark.loops.compare import OursLoop, all_cores, framework_module
+from benchmark.loops.compare import OursLoop, all_cores, framework_module, time_steps
 from benchmark.specs import get_spec
 
 FRAMEWORKS = ("torch", "jax")
@@ -77,13 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def timed(loop: OursLoop, steps: int) -> tuple[float, float]:
     """(median step seconds, cores busy: process CPU seconds over wall seconds)."""
-    seconds = []
     cpu, wall = time.process_time(), time.perf_counter()
-    for _ in range(steps):
-        loop.prepare()
-        started = time.perf_counter()
-        loop.step()
-        seconds.append(time.perf_counter() - started)
+    _, seconds, _ = time_steps(loop, 0, steps)
     return float(np.median(seconds)), (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
@@ -91,9 +86,7 @@ def torch_ops(loop: OursLoop, steps: int) -> list[Op]:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
-        for _ in range(steps):
-            loop.prepare()
-            loop.step()
+        time_steps(loop, 0, steps)
     ops = []
     for entry in profiler.key_averages(group_by_input_shape=True):
         if entry.self_cpu_time_total > 0:
@@ -154,9 +147,7 @@ def jax_ops(loop: OursLoop, steps: int) -> list[Op]:
     sources = hlo_sources(hlo)
     with tempfile.TemporaryDirectory(prefix="ganbench-profile-") as trace_dir:
         jax.profiler.start_trace(trace_dir)
-        for _ in range(steps):
-            loop.prepare()
-            loop.step()
+        time_steps(loop, 0, steps)
         jax.profiler.stop_trace()
         data = jax.profiler.ProfileData.from_file(str(next(Path(trace_dir).rglob("*.xplane.pb"))))
     total_ns: collections.Counter = collections.Counter()
@@ -214,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     framework_module(args.framework).configure(threads, 0, "cpu")
     loop = OursLoop(args.framework, get_spec(args.model), mode, images, labels, args.batch_size, threads, "cpu", 0)
-    for _ in range(args.warmup):
-        loop.prepare()
-        loop.step()
+    time_steps(loop, args.warmup, 0)
     step_s, busy = timed(loop, args.steps)
     ops = (torch_ops if args.framework == "torch" else jax_ops)(loop, args.steps)
     print(render(args.framework, args.model, mode, args.batch_size, threads, step_s, busy, ops, args.top))
