@@ -29,14 +29,15 @@ benchmark: install
 smoke: install
 	$(VENV)/bin/python run_benchmark.py --profile smoke $(DATA_FLAG) $(ARGS)
 
-# One pytest worker per core (pytest-xdist), a test file to a worker (its
-# module fixtures built once): most tests wait on a framework's start-up or a
-# small model's Python overhead, which the workers overlap.
+# One pytest worker per core (pytest-xdist), each kept to its core, a test
+# file to a worker (its module fixtures built once), the longest files first
+# (tests/conftest.py): most tests wait on a framework's start-up or a small
+# model's Python overhead, which the workers overlap.
 TEST_WORKERS ?= auto
 
 test: install
 	$(if $(DATA_DIR),GANBENCH_DATA_DIR=$(DATA_DIR)) $(VENV)/bin/python -m pytest tests \
-	  -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	  -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # tests/parity once per CPU kernel set, each in its own process: oneDNN (in
 # torch and tf), ATen and MKL pick kernels from the CPU's instruction set when

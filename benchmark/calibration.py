@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ AUTO = "auto"
 ROUNDS = 3  # interleaved rounds: a slow drift of the machine hits every mode alike
 MAX_STEPS = 24  # timed steps per mode at most ("a few dozen")
 MIN_STEPS_PER_ROUND = 2
+STDERR_TAIL_LINES = 15  # of a failed calibration process, in its warning
 SECONDS_PER_MODE = 2.0  # timed budget per mode, after warm-up; a slow step gets fewer steps
 WARMUP_STEPS = 2  # as in every run (benchmark.timing.WARMUP_STEPS_PER_START)
 PROCESS_TIMEOUT_S = 1800  # a calibration process that hangs fails, and the reference modes stand
@@ -206,14 +208,20 @@ def _measure_in_process(framework: str, targets: list[Target], data_dir: str | N
                                   cwd=REPO_ROOT, env=worker_environment(), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True, timeout=PROCESS_TIMEOUT_S,
                                   preexec_fn=die_with_parent)
-        except subprocess.TimeoutExpired:
-            done = subprocess.CompletedProcess([], None, "", f"no answer within {PROCESS_TIMEOUT_S} s")
+        except subprocess.TimeoutExpired as timeout:
+            stderr = timeout.stderr.decode(errors="replace") if isinstance(timeout.stderr, bytes) else timeout.stderr
+            done = subprocess.CompletedProcess([], None, "", f"{stderr or ''}\nno answer within {PROCESS_TIMEOUT_S} s")
         if done.returncode == 0 and result.exists():
             return io.read_json(result)
-        tail = " ".join(done.stderr.strip().splitlines()[-1:]) or f"exit code {done.returncode}"
-        print(f"warning: calibrating {framework} failed ({tail}); using its reference modes",
+        lines = done.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit code {done.returncode}"
+        if done.returncode is not None and done.returncode < 0:
+            why = f"killed by signal {signal.Signals(-done.returncode).name}; {why}"
+        # The process's own last lines, so that the warning alone explains it.
+        own = "".join(f"\n    | {line}" for line in lines[-STDERR_TAIL_LINES:])
+        print(f"warning: calibrating {framework} failed ({why}); using its reference modes{own}",
               file=sys.stderr)
-        return {t.key: {"modes": {m: {"error": tail} for m in MODES[framework]}} for t in targets}
+        return {t.key: {"modes": {m: {"error": why} for m in MODES[framework]}} for t in targets}
 
 
 # --- the calibration process -------------------------------------------------------------------

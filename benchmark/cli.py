@@ -22,6 +22,7 @@ from benchmark.config import (
     FRAMEWORK_PACKAGES, FRAMEWORKS, INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES, INPUT_PIPELINES,
     MNIST_TRAIN_IMAGES, MODES, PRECISIONS, PROFILES, RunConfig,
 )
+from benchmark.io import existing_parent
 from benchmark.specs import SPECS
 
 DEFAULT_OUT = Path("reports")
@@ -488,6 +489,15 @@ def prepare_out_dir(out: Path, run_id: str) -> Path:
     return out_dir
 
 
+def check_out(out: Path) -> None:
+    """Whether --out could be made and written, creating nothing: exit 2 if not."""
+    parent = existing_parent(out)
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: cannot create it ({parent} is a file, not a folder)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: not writable; choose a folder you can write to")
+
+
 def prepare_out(out: Path) -> Path:
     """--out, created if needed; exit 2 if it cannot be written."""
     try:
@@ -680,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
         data_dir = Path(configs[0].data_dir) if configs[0].data_dir else None
         check_data(data_dir, configs)
+        if not args.resume:  # before the reference statistics, which take a minute on a new machine
+            check_out(args.out)
         inception_reason = prepare_quality_reference(data_dir, configs)
         check_free_space(args, configs)
         if not args.resume:

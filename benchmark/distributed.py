@@ -103,15 +103,37 @@ def tf_config_workers() -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
+# torchrun --log-dir under a run folder: <job id>/attempt_<n>/<local rank>/stderr.log,
+# each rank's own output (also teed to the worker's stderr.log, interleaved).
+RANK_LOGS = "ranks"
+
+
 def worker_command(framework: str, devices: int, run_dir: Path) -> list[str]:
     """The command that trains one run: the worker itself, or for torch with
     several devices torchrun around it (one process per device). --standalone
-    lets torchrun pick a free port for its rendezvous, so runs never clash on one."""
+    lets torchrun pick a free port for its rendezvous, so runs never clash on
+    one; --log-dir with --tee keeps each rank's output in a file of its own."""
     worker = ["-m", "benchmark.worker", str(run_dir)]
     if framework == "torch" and devices > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc_per_node={devices}", "--monitor-interval=1", *worker]
+                f"--nproc_per_node={devices}", "--monitor-interval=1",
+                "--log-dir", str(run_dir / RANK_LOGS), "--tee", "3", *worker]
     return [sys.executable, *worker]
+
+
+def rank_stderr_tails(log_dir: Path, lines: int) -> dict[int, str]:
+    """{local rank: its last `lines` lines of stderr} from torchrun's newest
+    attempt under `log_dir` (a resumed run starts a new job folder there);
+    ranks that wrote nothing are left out."""
+    attempts = sorted(log_dir.glob("*/attempt_*"), key=lambda p: p.stat().st_mtime)
+    if not attempts:
+        return {}
+    tails = {}
+    for path in sorted(attempts[-1].glob("*/stderr.log"), key=lambda p: int(p.parent.name)):
+        text = path.read_text(errors="replace").strip()
+        if text:
+            tails[int(path.parent.name)] = "\n".join(text.splitlines()[-lines:])
+    return tails
 
 
 def record_rank_failure(run_dir: Path, rank: int, reason: str) -> None:

@@ -131,6 +131,11 @@ class Runner(abc.ABC):
         """Waits until every process of a data-parallel run gets here (a
         barrier); one process has nothing to wait for."""
 
+    def close(self) -> None:
+        """Ends a run that finished: a data-parallel runner over several
+        processes leaves its process group together with its peers, before the
+        interpreter shuts down. One process has nothing to leave."""
+
     @abc.abstractmethod
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """G(noise) in inference mode (BatchNorm uses moving statistics): (N, H, W, C).

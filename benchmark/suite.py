@@ -114,7 +114,7 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
         if why and why not in result["reason"]:
             result["reason"] = f"{why}; {result['reason']}"
     if result["status"] != "ok":
-        result["stderr_tail"] = _tail(stderr_path, STDERR_TAIL_LINES)
+        result["stderr_tail"] = _stderr_tail(run_dir, stderr_path)
     result["dir"] = str(run_dir.relative_to(run_dir.parents[1]))
     result["wall_s"] = time.perf_counter() - started
     return result
@@ -163,6 +163,8 @@ def run_suite(configs: list[RunConfig], out_dir: Path, options: SuiteOptions) ->
                 result = run_one(config, out_dir / "runs" / config.name, options.run_timeout_s)
                 status = result["status"] if result["status"] == "ok" else f"{result['status']}: {result['reason']}"
                 print(f"== {config.name}: {status} ({result['wall_s']:.0f}s)", flush=True)
+                if result["status"] != "ok":
+                    _print_failure(result)
             results["runs"].append(result)
             results["total_s"] = time.perf_counter() - started
             io.write_json(out_dir / "results.json", results)
@@ -314,6 +316,25 @@ def _disk_report(status_read: int, code: int | None, run_dir: Path) -> dict | No
         report = {"errno": errno.ENOSPC, "strerror": "disk full or read-only (worker exit code "
                   f"{WORKER_EXIT_DISK})", "path": str(run_dir)}
     return report
+
+
+def _stderr_tail(run_dir: Path, stderr_path: Path) -> str:
+    """The failed process's own last lines: each rank's, under torchrun (whose
+    own summary would fill the worker's stderr.log tail), else the worker's."""
+    try:
+        ranks = distributed.rank_stderr_tails(run_dir / distributed.RANK_LOGS, STDERR_TAIL_LINES // 2)
+    except OSError:
+        ranks = {}
+    if ranks:
+        return "\n".join(f"rank {rank}'s stderr:\n{tail}" for rank, tail in ranks.items())
+    return _tail(stderr_path, STDERR_TAIL_LINES)
+
+
+def _print_failure(result: dict) -> None:
+    """The failed run's own last lines of stderr, indented, after its status
+    line: a suite's output alone (a CI log) then says why it failed."""
+    for line in (result.get("stderr_tail") or "").splitlines():
+        print(f"    | {line}", flush=True)
 
 
 def _tail(path: Path, lines: int) -> str:

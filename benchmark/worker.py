@@ -226,6 +226,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     finally:
         progress.close()
     if not process.writes:
+        runner.close()
         return {"status": outcome.status}
     on_frame(len(outcome.history) - 1, outcome.samples)
     frames.save(run_dir / FRAMES)
@@ -237,7 +238,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     tail = max(1, len(history) // 10)
     flops = training_flops_per_step(spec, config.batch_size)
     median_ms = outcome.timing.get("step_ms_median")  # None: every step was warm-up
-    return {
+    result = {
         "schema_version": RESULT_SCHEMA_VERSION,
         "name": config.name,
         "framework": config.framework,
@@ -272,6 +273,8 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         "files": {"history": "history.csv", "samples": "samples.npy", "frames": FRAMES,
                   "trace": TRACE_FILE, "checkpoint": CHECKPOINT},
     }
+    runner.close()  # after environment(), which asks the process group its backend
+    return result
 
 
 def unscored(runner: Runner) -> dict[str, float]:
@@ -345,5 +348,19 @@ def stopped_by_disk(run_dir: Path, error: OSError) -> int:
     return WORKER_EXIT_DISK
 
 
+def leave(code: int) -> None:
+    """Exits with `code`. A rank of a data-parallel run that failed leaves at
+    once, without the interpreter's shutdown: its peers may still be in a
+    collective with it, and a gloo thread finishing that collective while the
+    interpreter finalizes aborts the process (SIGABRT; see
+    DistributedTorchRunner.close), which would hide the rank's own exit code
+    and failure note behind a signal. Every file it wrote is closed by then."""
+    if code != 0 and distributed.this_process().world > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    leave(main(sys.argv[1:]))

@@ -4,13 +4,105 @@ option: GANBENCH_DATA_DIR (CI sets it to ../shared/mnist)."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+
+def _private_home() -> Path:
+    """An empty HOME, cache and TMPDIR for this test session, set before any
+    framework is imported: nothing under the user's ~/.cache, ~/.keras or
+    ~/tensorflow_datasets is read or written, and no test passes only because
+    an earlier run left a cache there. pytest-xdist's workers inherit the
+    folder from the controller (it is set in os.environ before they start), so
+    the session computes MNIST's reference statistics once, not once a worker;
+    subprocesses inherit it too. GANBENCH_TEST_HOME names a folder to reuse."""
+    home = os.environ.get("GANBENCH_TEST_HOME")
+    if home is None:
+        home = tempfile.mkdtemp(prefix="ganbench-test-home-")
+        os.environ["GANBENCH_TEST_HOME"] = home
+        os.environ["GANBENCH_TEST_HOME_OWNER"] = str(os.getpid())
+    os.environ["HOME"] = home
+    os.environ["XDG_CACHE_HOME"] = str(Path(home) / ".cache")
+    # Temporary files too: TensorFlow Datasets' leftovers, and torch.compile's
+    # kernel cache (/tmp/torchinductor_<user>), which would make a second
+    # session's compile test take 6 s where a new machine's takes 70.
+    temporary = Path(home) / "tmp"
+    temporary.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(temporary)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    return Path(home)
+
+
+TEST_HOME = _private_home()
+
+
+def _pin_worker() -> None:
+    """Under pytest-xdist with a worker per core (`make test`), each worker
+    and what it starts keep to a core of their own. Left alone, each worker's
+    torch, TensorFlow and XLA would size their thread pools to every core:
+    two workers' pools on two cores oversubscribe them, and pools that spin
+    while they wait for work take the core from the other worker's real work.
+    The tests' sizes gain nothing from a second thread. GANBENCH_TEST_CORES
+    keeps the cores this session had, for the tests of --threads themselves."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(int(c) for c in os.environ.setdefault(
+        "GANBENCH_TEST_CORES", ",".join(map(str, sorted(os.sched_getaffinity(0))))).split(","))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers >= len(cores) > 1:
+        os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+
+
+def session_cores() -> list[int]:
+    """The cores this test session may use, before a worker was pinned to one."""
+    saved = os.environ.get("GANBENCH_TEST_CORES")
+    return [int(c) for c in saved.split(",")] if saved else sorted(os.sched_getaffinity(0))
+
+
+_pin_worker()
+
+
+# Test files by the time they take (seconds of one pinned worker, `--durations=0`
+# on the 2-core machine with an empty cache), started longest first: with a
+# worker per core and a file to a worker (`make test`), a long file started
+# last would leave one core idle at the end. Only an order: a stale list makes
+# the suite slower, never changes what it checks. Run with
+# `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
+LONGEST_FIRST = (
+    "tests/benchmark/test_cli.py",  # 125 s: the shared tiny suite, --seeds, bf16
+    "tests/parity/test_jax_parity.py",  # 124 s
+    "tests/benchmark/loops/test_compare.py",  # 105 s
+    "tests/parity/test_parity.py",  # 104 s
+    "tests/benchmark/test_reliability.py",  # 100 s
+    "tests/torch_impl/test_torch_modes.py",  # 75 s: torch.compile with a cold kernel cache
+    "tests/distributed/test_data_parallel.py",  # 75 s
+    "tests/benchmark/test_calibration.py",  # 70 s
+    "tests/benchmark/test_cli_datasets.py",  # 54 s
+    "tests/benchmark/test_distributed_suite.py",  # 52 s
+    "tests/jax_impl/test_jax_modes.py",  # 41 s
+    "tests/tf_impl/test_tf_precision.py",  # 33 s
+    "tests/parity/test_kernel_sets.py",  # 30 s
+    "tests/benchmark/test_faults.py",  # 25 s
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
+
+def pytest_unconfigure(config):
+    """The process that made the test home removes it at the end."""
+    if os.environ.get("GANBENCH_TEST_HOME_OWNER") == str(os.getpid()) and not hasattr(config, "workerinput"):
+        shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 # In a process that holds both frameworks, torch and the triton it loads lazily
 # (torch._dynamo, reached from torch.optim) must come before tensorflow: the
@@ -30,6 +122,10 @@ def mnist_dir() -> str | None:
     return None
 
 
+if "GANBENCH_DATA_DIR" not in os.environ and mnist_dir():  # ../shared/mnist: for the CLI's subprocesses too
+    os.environ["GANBENCH_DATA_DIR"] = mnist_dir()
+
+
 @pytest.fixture(scope="session")
 def mnist_data_dir() -> str:
     path = mnist_dir()
@@ -43,3 +139,14 @@ def mnist_train(mnist_data_dir):
     from benchmark.data import load_mnist
 
     return load_mnist("train", data_dir=mnist_data_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_suite(mnist_data_dir):
+    """The session's shared two-framework suite (tests/suites.py): torch and
+    tf, dcgan (10 steps: 2 warm-up, 8 timed) and wgan (2 steps, all warm-up),
+    50 quality samples at 2 probes, TensorBoard event files. Read it; copy it
+    to write."""
+    from tests.suites import TINY, shared_suite
+
+    return shared_suite(TEST_HOME, "tiny", *TINY, "--data-dir", mnist_data_dir)

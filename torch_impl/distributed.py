@@ -63,7 +63,7 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     except (ImportError, AttributeError):
         import torch.distributed.nn.functional as dist_fn
 
-        return all_reduce_sum(x)
+        return dist_fn.all_reduce(x)
 
 
 # torch 2.14 renamed DDP's broadcast_buffers to forward_sync_buffers.
@@ -186,6 +186,23 @@ class DistributedTorchRunner(TorchRunner):
 
     def synchronize(self) -> None:
         dist.barrier()
+
+    def close(self) -> None:
+        """Leaves the process group with the peers: a barrier, then
+        destroy_process_group, which joins gloo's worker threads.
+
+        Without it a rank can abort as it exits (SIGABRT, "terminate called
+        without an active exception"): a gloo thread that finishes the last
+        collective drops that collective's tensors, whose Python objects need
+        the GIL to be freed; if the main thread is already finalizing the
+        interpreter, taking the GIL ends the thread with a forced unwind
+        through a noexcept destructor, and C++ calls std::terminate. gloo's
+        barrier first waits for every collective this rank started (a
+        backward's bucket all-reduces included), so no thread is left with
+        work when the group is destroyed. tests/distributed/test_shutdown.py."""
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
 
     def _broadcast_state(self) -> None:
         """Every parameter and buffer as rank 0 holds it, on every rank."""

@@ -10,6 +10,8 @@ other settings never read stale statistics. Files are written atomically.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -103,21 +105,48 @@ def reference_stats(
     if refresh:
         _load_cached.cache_clear()
     else:
-        try:
-            return _load_cached(str(path), key, k)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass  # missing, truncated or from another key: compute it again
-    stats = _compute(clf, key, k, data_dir)
-    write_npz(
-        path,
-        mu=stats.mu,
-        sigma=stats.sigma,
-        features=stats.features,
-        radii=stats.radii,
-        meta_json=np.array(json.dumps(stats.meta, sort_keys=True)),
-    )
-    _load_cached.cache_clear()
+        cached = _try_load(path, key, k)
+        if cached is not None:
+            return cached
+    # One process computes, the others wait and read its file: a suite's
+    # processes, or a test session's, starting on an empty cache together.
+    with _exclusive(path.with_name(path.name + ".lock")):
+        cached = None if refresh else _try_load(path, key, k)
+        if cached is not None:
+            return cached
+        stats = _compute(clf, key, k, data_dir)
+        write_npz(
+            path,
+            mu=stats.mu,
+            sigma=stats.sigma,
+            features=stats.features,
+            radii=stats.radii,
+            meta_json=np.array(json.dumps(stats.meta, sort_keys=True)),
+        )
+        _load_cached.cache_clear()
     return _load_cached(str(path), key, k)
+
+
+def _try_load(path: Path, key: str, k: int) -> ReferenceStats | None:
+    try:
+        return _load_cached(str(path), key, k)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # missing, truncated or from another key: compute it again
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """Holds an exclusive lock on `lock_path` (created if needed); where the
+    folder cannot hold one, goes on without it (computing twice is harmless)."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @functools.lru_cache(maxsize=4)

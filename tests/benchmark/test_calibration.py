@@ -88,12 +88,15 @@ def test_calibration_times_every_mode_then_reads_the_cache(cache_home, mnist_dat
 
     again = calibrate([target], mnist_data_dir)
     assert again["entries"][0]["cached"] and again["entries"][0]["modes"] == entry["modes"]
-    redone = calibrate([target], mnist_data_dir, recalibrate=True)
-    assert not redone["entries"][0]["cached"]
+    # --recalibrate measures again even with the target cached: here in a
+    # process that cannot (no MNIST there), so it fails at once and says so.
+    redone = calibrate([target], str(Path(mnist_data_dir) / "no-mnist-here"), recalibrate=True)
+    assert not redone["entries"][0]["cached"] and redone["entries"][0]["fallback"]
+    assert json.loads(cache_path().read_text())["entries"][target.key]["modes"] == entry["modes"]  # kept
 
 
 @needs_tf
-def test_a_calibration_that_cannot_run_falls_back_to_the_reference_modes(cache_home, tmp_path):
+def test_a_calibration_that_cannot_run_falls_back_to_the_reference_modes(cache_home, tmp_path, capsys):
     # Its process fails for real (no MNIST there); the suite goes on with the reference choice.
     target = Target("tf", "dcgan", "fp32", 32, "cpu", 0)
     result = calibrate([target], str(tmp_path / "no-mnist-here"))
@@ -101,6 +104,10 @@ def test_a_calibration_that_cannot_run_falls_back_to_the_reference_modes(cache_h
     assert entry["chosen"] == DEFAULT_MODES["cpu"]["tf"] and entry["fallback"]
     assert all("error" in m for m in entry["modes"].values())
     assert not cache_path().exists()  # a failure is never cached
+    # The warning carries the process's own last lines, indented.
+    warning = capsys.readouterr().err
+    assert "warning: calibrating tf failed" in warning
+    assert any(line.startswith("    | ") and "no-mnist-here" in line for line in warning.splitlines()), warning
 
 
 def test_auto_with_other_modes_is_refused(tmp_path):
@@ -128,18 +135,21 @@ def test_the_default_suite_calibrates_and_reports_its_choice(tmp_path, mnist_dat
     report = (tmp_path / "first" / "report.md").read_text()
     assert "## Execution modes" in report and f"**{chosen}**" in report
 
-    second = run_cli(*flags, "--run-id", "second", env=env)
+    second = run_cli(*flags, "--run-id", "second", "--plan-only", env=env)  # the plan reads the cache
     assert second.returncode == 0, second.stderr[-2000:]
     assert "modes from the calibration cache" in second.stdout
-    assert json.loads((tmp_path / "second" / "results.json").read_text())["calibration"]["entries"][0]["cached"]
+    plan = json.loads((tmp_path / "second" / "suite.json").read_text())
+    assert plan["calibration"]["entries"][0]["cached"] and [r["mode"] for r in plan["runs"]] == [chosen]
 
 
 @needs_tf
 def test_smoke_takes_the_reference_modes_without_calibrating(tmp_path, mnist_data_dir):
+    # The plan is where the choice is made; --plan-only stops before training.
     result = run_cli("--frameworks", "tf", "--models", "vanilla", "--profile", "smoke", "--train-size", "96",
                      "--quality-samples", "0", "--data-dir", mnist_data_dir, "--out", str(tmp_path),
-                     "--run-id", "smoke", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+                     "--run-id", "smoke", "--plan-only", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "calibrat" not in result.stdout + result.stderr
     plan = json.loads((tmp_path / "smoke" / "suite.json").read_text())
     assert plan["calibration"] is None and plan["settings"]["modes_chosen_by"] == "reference"
     assert [r["mode"] for r in plan["runs"]] == [DEFAULT_MODES["cpu"]["tf"]]

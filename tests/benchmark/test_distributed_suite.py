@@ -69,6 +69,9 @@ def test_a_killed_rank_fails_the_run_and_resume_finishes_it(tmp_path, mnist_data
         result = json.loads((tmp_path / "killed" / "results.json").read_text())["runs"][0]
         assert result["status"] == "failed"
         assert result["reason"].startswith("rank 1 of 2 was killed by signal SIGKILL"), result["reason"]
+        # The survivor's own last lines, not torchrun's summary: its collective lost its peer.
+        assert result["stderr_tail"].startswith("rank 0's stderr:"), result["stderr_tail"]
+        assert "Connection" in result["stderr_tail"] or "peer" in result["stderr_tail"], result["stderr_tail"]
         deadline = time.monotonic() + 30
         while rank0 is not None and Path(f"/proc/{rank0}").exists():
             assert time.monotonic() < deadline, "rank 0 outlived its run"
@@ -98,6 +101,7 @@ def test_plan_only_writes_each_runs_config_and_command(tmp_path, mnist_data_dir)
     assert sorted(p.name for p in runs.iterdir()) == ["wgan_gp-tf-function-d4", "wgan_gp-torch-eager-d4"]
     config = json.loads((runs / "wgan_gp-torch-eager-d4" / "config.json").read_text())
     assert config["devices"] == 4 and config["batch_size"] == 32
-    assert ("-m torch.distributed.run --standalone --nproc_per_node=4 --monitor-interval=1 -m benchmark.worker "
-            f"{runs / 'wgan_gp-torch-eager-d4'}") in done.stdout
+    run = runs / "wgan_gp-torch-eager-d4"
+    assert ("-m torch.distributed.run --standalone --nproc_per_node=4 --monitor-interval=1 "
+            f"--log-dir {run / 'ranks'} --tee 3 -m benchmark.worker {run}") in done.stdout
     assert not list(runs.glob("*/result.json"))

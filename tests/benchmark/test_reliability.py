@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.suites import TINY as TINY_SUITE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KILL_HOOK = REPO_ROOT / "tests" / "faults"  # sitecustomize: a worker that dies right after its checkpoint's swap
 TINY = ("--profile", "smoke", "--train-size", "320", "--batch-size", "32", "--epochs", "3")
@@ -72,6 +74,9 @@ def test_a_killed_run_resumes_on_the_uninterrupted_curve(tmp_path, mnist_data_di
         assert killed.returncode == 1  # the suite records the failure and says so
         result = json.loads((tmp_path / "killed" / "results.json").read_text())["runs"][0]
         assert result["status"] == "failed" and "SIGKILL" in result["reason"]
+        # The suite's own output says why: the worker's last lines of stderr, indented.
+        assert result["stderr_tail"].endswith("killing this worker right after its checkpoint swap")
+        assert all(f"    | {line}" in killed.stdout for line in result["stderr_tail"].splitlines())
     else:
         suite = cli(*flags, "--out", str(tmp_path), "--run-id", "killed", wait=False)
         wait_for(run_dir / "checkpoint" / "state.json")  # epoch 1 of 3 is done
@@ -96,15 +101,12 @@ def test_a_killed_run_resumes_on_the_uninterrupted_curve(tmp_path, mnist_data_di
     assert (tmp_path / "killed" / "report.md").exists()
 
 
-def test_resume_refuses_a_different_configuration(tmp_path, mnist_data_dir):
-    flags = ("--profile", "smoke", "--train-size", "64", "--batch-size", "32",
-             "--frameworks", "torch", "--models", "dcgan", "--data-dir", mnist_data_dir)
-    assert cli(*flags, "--out", str(tmp_path), "--run-id", "done").returncode == 0
-    refused = cli("--resume", str(tmp_path / "done"), *flags[:-6], "--epochs", "4",
-                  "--frameworks", "torch", "--models", "dcgan", "--data-dir", mnist_data_dir)
+def test_resume_refuses_a_different_configuration(tiny_suite, tmp_path, mnist_data_dir):
+    done = tiny_suite.copy_to(tmp_path)
+    refused = cli("--resume", str(done), *TINY_SUITE, "--epochs", "4", "--data-dir", mnist_data_dir)
     assert refused.returncode == 2
     assert "epochs: 1 -> 4" in refused.stderr
-    again = cli("--resume", str(tmp_path / "done"))  # nothing left to do: kept, not rerun
+    again = cli("--resume", str(done))  # nothing left to do: kept, not rerun
     assert again.returncode == 0 and "finished before; kept" in again.stdout
 
 

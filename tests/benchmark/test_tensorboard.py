@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from benchmark.grid import tile_uint8
 from benchmark.tensorboard import QUALITY_TAGS, SAMPLES_TAG, SPEED_TAG, STEP_TAGS
-from tests.benchmark.test_cli import REPO_ROOT, run_cli
+from tests.benchmark.test_cli import REPO_ROOT
 
 SCORES = {"num_samples": 50.0, "fid": 123.456789, "kid_mean": 0.0123456, "kid_std": 0.001, "precision": 0.5,
           "recall": 0.25, "density": 0.75, "coverage": 0.125, "classifier_score": 3.3, "classes_covered": 7.0,
@@ -106,17 +105,13 @@ def test_rgb_samples_are_stored_in_colour(tmp_path):
     assert (pixels[2:18, 2:18] == frame[0]).all()
 
 
-def test_both_frameworks_write_losses_scores_and_sample_grids_tensorboard_reads(tmp_path, mnist_data_dir):
-    result = run_cli("--frameworks", "torch", "tf", "--models", "dcgan", "--profile", "smoke",
-                     "--train-size", "160", "--batch-size", "16", "--quality-samples", "50",
-                     "--quality-probes", "2", "--tensorboard", "--data-dir", mnist_data_dir,
-                     "--out", str(tmp_path), "--run-id", "tb")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    results = json.loads((tmp_path / "tb" / "results.json").read_text())
-    assert [r["framework"] for r in results["runs"]] == ["torch", "tf"]
+def test_both_frameworks_write_losses_scores_and_sample_grids_tensorboard_reads(tiny_suite):
+    assert tiny_suite.returncode == 0, tiny_suite.stdout[-2000:] + tiny_suite.stderr[-2000:]
+    runs = [r for r in tiny_suite.results["runs"] if r["model"] == "dcgan"]
+    assert [r["framework"] for r in runs] == ["torch", "tf"]
     tags = {}
-    for run in results["runs"]:
-        run_dir = tmp_path / "tb" / run["dir"]
+    for run in runs:
+        run_dir = tiny_suite.run_dir / run["dir"]
         assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
         events = read_events(run_dir / "tensorboard")
         tags[run["framework"]] = events.Tags()

@@ -102,6 +102,9 @@ def run(framework: str, replicas: int) -> tuple[dict[str, np.ndarray], bool]:
         runner.synchronize()
         out["slowest/step_s"] = np.array(runner.step_seconds(0.1 * (runner.rank + 1)))
         out["partly-frozen/error"] = np.array(partly_frozen_critic(runner))  # the last case's runner
+        # The abandoned backward left D's bucket all-reduces in flight: leave
+        # the group with the peer before exiting (DistributedTorchRunner.close).
+        runner.close()
     return out, writes
 
 

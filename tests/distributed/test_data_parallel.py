@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from tests.distributed import replicas as R
+from tests.distributed.torchrun import ranks_stderr, torchrun
 from tests.parity.bounds import relative_error
 from tests.parity.test_parity import FLOAT64_RTOL
 
@@ -47,8 +48,7 @@ def launch(framework: str, out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
            "TORCH_DISTRIBUTED_DEBUG": "INFO", "OMP_NUM_THREADS": "1"}
     if framework == "torch":
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                   SCRIPT, "torch", str(out)]
+        command = torchrun(SCRIPT, "torch", str(out), log_dir=out.with_suffix(".ranks"))
     else:
         command = [sys.executable, SCRIPT, "tf", str(out), "2"]
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
@@ -69,7 +69,8 @@ def runs(tmp_path_factory):
         torch.set_num_threads(threads)
     for framework, process in started.items():
         output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, f"{framework} replicas failed:\n{output[-4000:]}"
+        own = ranks_stderr(folder / f"{framework}.ranks") if framework == "torch" else output[-4000:]
+        assert process.returncode == 0, f"{framework} replicas failed:\n{output[-1500:]}\n{own}"
         with np.load(folder / f"{framework}.npz") as saved:
             results[f"{framework}2"] = dict(saved)
     return results

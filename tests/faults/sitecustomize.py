@@ -11,6 +11,7 @@ files and then killing from outside lands anywhere after it. Used by tests only.
 import os
 import pathlib
 import signal
+import sys
 
 if os.environ.get("GANBENCH_TEST_KILL_AT_CHECKPOINT"):
     _rename = pathlib.Path.rename
@@ -18,6 +19,9 @@ if os.environ.get("GANBENCH_TEST_KILL_AT_CHECKPOINT"):
     def _rename_then_die(self, target):
         moved = _rename(self, target)
         if pathlib.Path(target).name == "checkpoint":
+            # Its last words, which the suite must show under the failed run.
+            sys.stderr.write("sitecustomize: killing this worker right after its checkpoint swap\n")
+            sys.stderr.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         return moved
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import session_cores
+
 pytest.importorskip("jax")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,19 +40,22 @@ print(json.dumps({"pool": len(pool), "pool_cores": sorted({c for t in pool for c
 """
 
 
-def probe(threads: int) -> dict:
+def probe(threads: int, cores: list[int]) -> dict:
+    """The probe in a fresh Python that may use `cores` (every core of the
+    session, though this pytest worker may keep to one: tests/conftest.py)."""
     result = subprocess.run([sys.executable, "-c", PROBE, str(threads)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=lambda: os.sched_setaffinity(0, cores))
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread names from Linux's /proc")
 def test_threads_bound_xla_cpus_pool():
-    cores = sorted(os.sched_getaffinity(0))
+    cores = session_cores()
     if len(cores) < 2:
         pytest.skip("one core: a pool of every core and a pool of one are the same")
-    one = probe(1)
+    one = probe(1, cores)
     assert one == {"pool": 1, "pool_cores": cores[:1], "main_cores": cores, "reported": "1"}
-    every = probe(0)
+    every = probe(0, cores)
     assert every == {"pool": len(cores), "pool_cores": cores, "main_cores": cores, "reported": str(len(cores))}
