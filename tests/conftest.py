@@ -22,9 +22,11 @@ def _private_home() -> Path:
     an earlier run left a cache there. pytest-xdist's workers inherit the
     folder from the controller (it is set in os.environ before they start), so
     the session computes MNIST's reference statistics once, not once a worker;
-    subprocesses inherit it too. GANBENCH_TEST_HOME names a folder to reuse."""
+    subprocesses inherit it too. A new session (a pytest run, or one that a
+    test starts) always makes a new folder: none is reused from an earlier one."""
     home = os.environ.get("GANBENCH_TEST_HOME")
-    if home is None:
+    inherited = "PYTEST_XDIST_WORKER" in os.environ or os.environ.get("GANBENCH_TEST_HOME_OWNER") == str(os.getpid())
+    if home is None or not inherited:  # else an earlier or outer session set it
         home = tempfile.mkdtemp(prefix="ganbench-test-home-")
         os.environ["GANBENCH_TEST_HOME"] = home
         os.environ["GANBENCH_TEST_HOME_OWNER"] = str(os.getpid())
@@ -48,8 +50,9 @@ def _pin_worker() -> None:
     and what it starts keep to a core of their own. Left alone, each worker's
     torch, TensorFlow and XLA would size their thread pools to every core:
     two workers' pools on two cores oversubscribe them, and pools that spin
-    while they wait for work take the core from the other worker's real work.
-    The tests' sizes gain nothing from a second thread. GANBENCH_TEST_CORES
+    while they wait for work take the core from the other worker's real work
+    (tests/parity/test_parity.py with tests/jax_impl: 137 s on two workers
+    left alone, 119 s pinned). The tests' sizes gain nothing from a second thread. GANBENCH_TEST_CORES
     keeps the cores this session had, for the tests of --threads themselves."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
@@ -77,20 +80,20 @@ _pin_worker()
 # the suite slower, never changes what it checks. Run with
 # `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
 LONGEST_FIRST = (
-    "tests/benchmark/test_cli.py",  # 125 s: the shared tiny suite, --seeds, bf16
-    "tests/parity/test_jax_parity.py",  # 124 s
-    "tests/benchmark/loops/test_compare.py",  # 105 s
+    "tests/benchmark/test_cli.py",  # 128 s: the shared tiny suite, --seeds, bf16
+    "tests/parity/test_jax_parity.py",  # 125 s
     "tests/parity/test_parity.py",  # 104 s
-    "tests/benchmark/test_reliability.py",  # 100 s
+    "tests/benchmark/loops/test_compare.py",  # 101 s
+    "tests/benchmark/test_reliability.py",  # 84 s
+    "tests/distributed/test_data_parallel.py",  # 78 s: one module fixture
     "tests/torch_impl/test_torch_modes.py",  # 75 s: torch.compile with a cold kernel cache
-    "tests/distributed/test_data_parallel.py",  # 75 s
-    "tests/benchmark/test_calibration.py",  # 70 s
-    "tests/benchmark/test_cli_datasets.py",  # 54 s
-    "tests/benchmark/test_distributed_suite.py",  # 52 s
-    "tests/jax_impl/test_jax_modes.py",  # 41 s
-    "tests/tf_impl/test_tf_precision.py",  # 33 s
+    "tests/benchmark/test_cli_datasets.py",  # 55 s
+    "tests/benchmark/test_distributed_suite.py",  # 53 s
+    "tests/benchmark/test_calibration.py",  # 48 s
+    "tests/jax_impl/test_jax_modes.py",  # 45 s
+    "tests/tf_impl/test_tf_precision.py",  # 32 s
     "tests/parity/test_kernel_sets.py",  # 30 s
-    "tests/benchmark/test_faults.py",  # 25 s
+    "tests/benchmark/test_faults.py",  # 26 s
 )
 
 
