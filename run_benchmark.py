@@ -8,7 +8,7 @@ See `python run_benchmark.py --help` and README.md.
 
 import sys
 
-from benchmark.cli import main
+from benchmark.harness.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,33 +15,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from benchmark.specs import GANSpec
 
-FRAMEWORKS = ("torch", "tf", "jax")
-# What runs when --frameworks is not given: the original twins. JAX joins on
-# request (`--frameworks torch tf jax`), so a machine without it runs as before.
-DEFAULT_FRAMEWORKS = ("torch", "tf")
-# The package each framework's runner imports: what a missing one's error names.
-FRAMEWORK_PACKAGES = {"torch": "torch", "tf": "tensorflow", "jax": "jax"}
-# fp32, or mixed precision on float32 parameters (benchmark.runner.RunnerOptions.precision)
-PRECISIONS = ("fp32", "bf16", "fp16")
-MODES = {"torch": ("eager", "compile"), "tf": ("eager", "function", "xla"), "jax": ("eager", "jit")}
-# The reference choice, used where nothing is measured (`--modes auto` in the
-# smoke profile, or a calibration that could time no mode): the fastest modes
-# on the 2-core AVX2 EPYC this project was first measured on. `--modes auto`
-# measures instead (benchmark.calibration): on an AVX-512 Xeon tf function
-# beat xla (README, "Hardware matters").
-DEFAULT_MODES = {
-    "cpu": {"torch": "eager", "tf": "xla", "jax": "jit"},
-    "cuda": {"torch": "eager", "tf": "xla", "jax": "jit"},
-}
-# --devices N > 1: the modes each framework's data-parallel runner has (tf: one
-# tf.function around the strategy's step, no XLA; tf_impl/distributed.py) and
-# the one `--modes auto` takes there (the calibration times single devices).
-DATA_PARALLEL_MODES = {"torch": ("eager", "compile"), "tf": ("function",)}
-DATA_PARALLEL_DEFAULT_MODES = {"torch": "eager", "tf": "function"}
 # --input-pipeline: `device` holds the data set on the device and gathers each
 # batch by index inside the step; `native` loads each batch through the
-# framework's own loader (torchvision + DataLoader, tensorflow-datasets +
-# tf.data), in the driver's order (torch_impl/ and tf_impl/input_pipeline.py).
+# framework's own loader, in the driver's order (benchmark.frameworks,
+# Framework.input_pipeline). The frameworks' facts (modes, precisions, runners)
+# are in benchmark.frameworks.
 INPUT_PIPELINES = ("device", "native")
 NATIVE_LOADER_WORKERS = 2  # DataLoader worker processes of torch's native pipeline
 

@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.frameworks import framework as framework_facts
 from benchmark.runner import StepInputs
 
 # A rank other than 0 that fails writes RUN_DIR/failed-rank<r>.json ({"rank", "reason"}):
@@ -109,12 +110,13 @@ RANK_LOGS = "ranks"
 
 
 def worker_command(framework: str, devices: int, run_dir: Path) -> list[str]:
-    """The command that trains one run: the worker itself, or for torch with
-    several devices torchrun around it (one process per device). --standalone
-    lets torchrun pick a free port for its rendezvous, so runs never clash on
-    one; --log-dir with --tee keeps each rank's output in a file of its own."""
+    """The command that trains one run: the worker itself, or with several
+    devices the framework's launcher around it (benchmark.frameworks:
+    torchrun starts one process per device). --standalone lets torchrun pick a
+    free port for its rendezvous, so runs never clash on one; --log-dir with
+    --tee keeps each rank's output in a file of its own."""
     worker = ["-m", "benchmark.worker", str(run_dir)]
-    if framework == "torch" and devices > 1:
+    if devices > 1 and framework_facts(framework).launcher == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={devices}", "--monitor-interval=1",
                 "--log-dir", str(run_dir / RANK_LOGS), "--tee", "3", *worker]

@@ -44,7 +44,7 @@ def training_flops_per_step(spec: GANSpec, batch_size: int) -> int:
     return batch_size * (spec.n_critic * (g + 6 * d) + 3 * g + 2 * d)
 
 
-def tutorial_dcgan_flops_per_step(spec: GANSpec, batch_size: int, framework: str) -> int:
+def tutorial_dcgan_flops_per_step(spec: GANSpec, batch_size: int, one_forward: bool) -> int:
     """FLOPs of one step of the frameworks' DCGAN tutorials, which differ from
     ours in reusing one G forward pass for both updates (same counting as
     `training_flops_per_step`).
@@ -54,7 +54,9 @@ def tutorial_dcgan_flops_per_step(spec: GANSpec, batch_size: int, framework: str
     backward and G backward (d + d + 2g): 3g + 8d. TensorFlow's tutorial: G
     forward, D forward on real and fake (g + 2d), D's tape (4d), G's tape
     through the same forward pass (d + 2g): 3g + 7d. Ours: 4g + 8d.
+    `one_forward`: the tutorial's G update reuses D's forward pass on the
+    fake batch (TensorFlow's) instead of running D again (PyTorch's).
     """
     g, d = forward_flops(spec.generator), forward_flops(spec.discriminator)
-    per_image = 3 * g + (8 * d if framework == "torch" else 7 * d)
+    per_image = 3 * g + (7 * d if one_forward else 8 * d)
     return batch_size * per_image

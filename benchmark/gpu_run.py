@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from benchmark import io
-from benchmark.cli import positive_int
+from benchmark.harness.arguments import positive_int
 
 RUN_ID = "torch-jax-cuda-example"
 # The run: every mode named (no calibration), one epoch of the 60k images

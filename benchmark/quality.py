@@ -59,7 +59,7 @@ class InceptionProbe:
         self.labels = np.arange(count) % spec.num_classes
         self.conditional = spec.conditional
         self.threads, self.device = threads, device
-        try:  # the suite tried the download once (benchmark.cli); each run only looks
+        try:  # the suite tried the download once (benchmark.harness.checks); each run only looks
             self.weights, self.reason = find_weights(download=False), None
         except InceptionWeightsError as error:
             self.weights, self.reason = None, str(error)

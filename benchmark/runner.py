@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.config import PRECISIONS
+from benchmark.frameworks import PRECISIONS
 from benchmark.specs import GANSpec
 from benchmark.weights import Weights
 

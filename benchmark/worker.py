@@ -8,14 +8,13 @@ holds a checkpoint from an interrupted attempt, training continues from it. The 
 starts one worker per run because frameworks keep global state (threads,
 compiled graphs, allocators) that would leak from one run into the next.
 
-Exit codes: 0 ok; 1 failed (result.json says why); 3 finished but not ok
-(diverged); 4 (`suite.WORKER_EXIT_DISK`) a full, over-quota or read-only disk
-refused a write, reported through the suite's status pipe.
+Exit codes (benchmark.protocol): 0 ok; 1 failed (result.json says why); 3
+finished but not ok (diverged); 4 a full, over-quota or read-only disk refused
+a write, reported through the parent's status pipe.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import distributed, io
+from benchmark import distributed, io, protocol
 from benchmark.config import DEFAULT_DATASET, NATIVE_LOADER_WORKERS, RunConfig, spec_for
 from benchmark.data import load_dataset, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
@@ -38,7 +37,6 @@ from benchmark.progress import Progress
 from benchmark.quality import InceptionProbe, QualityProbe
 from benchmark.registry import create_native_input, create_runner
 from benchmark.runner import Runner, RunnerOptions
-from benchmark.suite import STATUS_FD_ENV, WORKER_EXIT_DISK, die_with_parent
 from benchmark.weights import initial_weights, nudged_by_one_ulp
 
 RESULT_SCHEMA_VERSION = 1
@@ -302,19 +300,19 @@ def main(argv: list[str]) -> int:
     if process.world > 1:
         # A rank dies with its launcher (torchrun): a killed suite or a run
         # timeout leaves no rank training or waiting in a collective.
-        die_with_parent()
+        protocol.die_with_parent()
     try:
         result = run(run_dir, process)
         if process.writes:
             io.write_json(run_dir / "result.json", result)
-        return 0 if result["status"] == "ok" else 3
+        return protocol.EXIT_OK if result["status"] == "ok" else protocol.EXIT_NOT_OK
     except Exception as error:  # recorded for the report, then a non-zero exit
         if io.is_disk_error(error) and process.writes:
             return stopped_by_disk(run_dir, error)
         traceback.print_exc()
         if not process.writes:
             distributed.record_rank_failure(run_dir, process.rank, f"{type(error).__name__}: {error}")
-            return 1
+            return protocol.EXIT_FAILED
         config = io.read_json(run_dir / "config.json")
         try:
             io.write_json(run_dir / "result.json", {
@@ -327,25 +325,20 @@ def main(argv: list[str]) -> int:
             if io.is_disk_error(write_error):
                 return stopped_by_disk(run_dir, write_error)
             raise
-        return 1
+        return protocol.EXIT_FAILED
 
 
 def stopped_by_disk(run_dir: Path, error: OSError) -> int:
     """Tells the suite which write a full, over-quota or read-only disk refused,
     through its status pipe (stderr.log and result.json may be on that disk),
     and returns the exit code that says so."""
-    report = {"errno": error.errno, "strerror": error.strerror, "path": str(error.filename or run_dir)}
-    if STATUS_FD_ENV in os.environ:
-        try:
-            os.write(int(os.environ[STATUS_FD_ENV]), json.dumps(report).encode())
-        except (OSError, ValueError):
-            pass  # run by hand, or the suite is gone: the exit code still says it
+    report = protocol.send_disk_fault(error, run_dir)
     try:
         traceback.print_exc()
         print(f"{error.strerror}: writing {report['path']}", file=sys.stderr)
     except OSError:
         pass  # stderr.log is on the full disk
-    return WORKER_EXIT_DISK
+    return protocol.EXIT_DISK
 
 
 def leave(code: int) -> None:

@@ -88,10 +88,17 @@ def _offline_builder_class(base: type, manual: Path) -> type:
 
 
 class NativeInput:
-    """The driver's batches through tensorflow-datasets and tf.data."""
+    """The driver's batches through tensorflow-datasets and tf.data.
+
+    Args (beyond torch's NativeInput, whose signature this shares):
+        workers, pin_memory: ignored; tf.data loads with its own thread pool
+            (AUTOTUNE) inside this process, and there is no host pinning to ask for.
+        tfds_dir: where tensorflow-datasets prepares its files (default: a cache folder).
+    """
 
     def __init__(self, name: str, split: str = "train", data_dir: str | os.PathLike[str] | None = None,
-                 image_size: int | None = None, tfds_dir: str | os.PathLike[str] | None = None) -> None:
+                 image_size: int | None = None, workers: int = 2, pin_memory: bool = False,
+                 tfds_dir: str | os.PathLike[str] | None = None) -> None:
         ref = parse_dataset(name)
         if ref.kind == "folder":
             self._init_folder(ref.path, image_size or folder.DEFAULT_IMAGE_SIZE)

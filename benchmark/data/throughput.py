@@ -12,8 +12,8 @@ in its own process (``input_throughput``), as the training workers do: a tf
 measurement never imports torch.
 
 ``device`` measures the device pipeline's gather from a tensor holding the
-whole data set; ``native`` the framework's own loader
-(``torch_impl/input_pipeline.py``, ``tf_impl/input_pipeline.py``).
+whole data set; ``native`` the framework's own loader (the module its
+``benchmark.frameworks`` entry names: ``<framework>_impl/input_pipeline.py``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.frameworks import framework as framework_facts
+from benchmark.frameworks import with_
+
 __all__ = ["FRAMEWORKS", "PIPELINES", "epoch_plan", "time_batches", "measure", "input_throughput", "main"]
 
-FRAMEWORKS = ("torch", "tf")
+FRAMEWORKS = with_("input_pipeline")  # those with their own loader (benchmark.frameworks)
 PIPELINES = ("device", "native")
 
 
@@ -70,30 +73,26 @@ def measure(framework: str, dataset: str, pipeline: str, batch_size: int = 128, 
     """Images/s of one framework's ``pipeline`` on ``dataset``, in this process."""
     from benchmark.data import load_dataset
 
-    settings = {"framework": framework, "dataset": dataset, "pipeline": pipeline, "batch_size": batch_size,
-                "workers": workers if pipeline == "native" and framework == "torch" else None}
-    if framework == "torch":
-        from torch_impl import input_pipeline
-
-        def to_numpy(x: Any) -> np.ndarray:
-            return x.numpy()
-    elif framework == "tf":
-        from tf_impl import input_pipeline
-
-        def to_numpy(x: Any) -> np.ndarray:
-            return x.numpy()
-    else:
+    facts = framework_facts(framework) if framework in FRAMEWORKS else None
+    if facts is None:
         raise ValueError(f"unknown framework {framework!r}; valid: {', '.join(FRAMEWORKS)}")
+    settings = {"framework": framework, "dataset": dataset, "pipeline": pipeline, "batch_size": batch_size,
+                "workers": workers if pipeline == "native" and facts.loader_processes else None}
+    input_pipeline = facts.load(facts.input_pipeline)
     if pipeline == "native":
-        options = {"workers": workers} if framework == "torch" else {}
-        loader = input_pipeline.NativeInput(dataset, data_dir=data_dir, image_size=image_size, **options)
+        loader = input_pipeline.NativeInput(dataset, data_dir=data_dir, image_size=image_size, workers=workers)
     elif pipeline == "device":
         images, labels = load_dataset(dataset, data_dir=data_dir, image_size=image_size)
         loader = input_pipeline.DeviceInput(images, labels)
     else:
         raise ValueError(f"unknown pipeline {pipeline!r}; valid: {', '.join(PIPELINES)}")
     plan = epoch_plan(len(loader), batch_size, steps + warmup, seed)
-    return {**settings, **time_batches(loader.epoch(plan), to_numpy, batch_size, warmup)}
+    return {**settings, **time_batches(loader.epoch(plan), _to_numpy, batch_size, warmup)}
+
+
+def _to_numpy(tensor: Any) -> np.ndarray:
+    """A torch or tf tensor's values (both have .numpy(), which waits for them)."""
+    return tensor.numpy()
 
 
 def input_throughput(framework: str, dataset: str, pipeline: str, *, timeout_s: float | None = None,

@@ -4,8 +4,8 @@
 Three variants train the same architecture on the same MNIST images at the
 same batch size, in one framework and execution mode at a time:
   ours      the project's runner, driven as `benchmark.driver` drives it;
-  bare      the loop an expert writes for speed, in `torch_loops` / `tf_loops` /
-            `jax_loops`;
+  bare      the loop an expert writes for speed, in each framework's own folder
+            (`torch_impl/loops.py`, `tf_impl/loops.py`, `jax_impl/loops.py`);
   tutorial  the loop of the framework's own DCGAN tutorial, in its own mode
             (JAX has none).
 
@@ -15,16 +15,13 @@ script plans and reports without one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 VARIANTS = ("ours", "bare", "tutorial")
 # The models the hand-written loops cover: DCGAN's networks, trained by BCE or by
 # WGAN's clipped critic.
 MODELS = ("dcgan", "wgan")
-# The mode each tutorial runs in: pytorch/examples is eager PyTorch; the TensorFlow
-# DCGAN tutorial decorates its step with @tf.function (no jit_compile). JAX: None,
-# no tutorial: neither JAX nor Flax ships a GAN example, only community notebooks.
-TUTORIAL_MODES: dict[str, str | None] = {"torch": "eager", "tf": "function", "jax": None}
 
 
 class Loop(Protocol):
@@ -43,3 +40,12 @@ class Loop(Protocol):
     def prepare(self) -> None: ...
 
     def step(self) -> tuple[float, float]: ...
+
+
+@dataclass
+class Op:
+    name: str  # torch: the aten op; jax: the HLO instruction
+    calls: float  # per step
+    ms: float  # per step
+    detail: str = ""  # input shapes (torch); output shape and source operation (jax)
+    kind: str = ""  # what the by-kind table groups by

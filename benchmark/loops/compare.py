@@ -37,12 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import io
-from benchmark.cli import positive_int, resolve_device
-from benchmark.config import DEFAULT_FRAMEWORKS, DEFAULT_MODES, MODES, RunConfig
+from benchmark.config import RunConfig
 from benchmark.data import MNISTError, load_mnist, seeded_subset
 from benchmark.driver import Seeds, epoch_batches
 from benchmark.flops import training_flops_per_step
-from benchmark.loops import MODELS, TUTORIAL_MODES, VARIANTS, Loop
+from benchmark.frameworks import DEFAULT_NAMES, NAMES, TABLE, framework as framework_facts
+from benchmark.harness.arguments import positive_int
+from benchmark.harness.plan import resolve_device
+from benchmark.loops import MODELS, VARIANTS, Loop
 from benchmark.registry import create_runner
 from benchmark.runner import RunnerOptions, StepInputs
 from benchmark.specs import GANSpec, get_spec
@@ -57,7 +59,7 @@ EXIT_USAGE, EXIT_FAILED = 2, 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    modes_help = "; ".join(f"{f}: {', '.join(m)}" for f, m in MODES.items())
+    modes_help = "; ".join(f"{f.name}: {', '.join(f.modes)}" for f in TABLE.values())
     parser = argparse.ArgumentParser(
         prog="python -m benchmark.loops.compare",
         description="Time our runner's training step against a bare hand-written loop and the "
@@ -67,17 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), metavar="NAME",
                         help=f"models with hand-written loops: {', '.join(MODELS)} (default: all)")
-    # The frameworks with hand-written loops; by default those of run_benchmark.py's
+    # Every framework has hand-written loops; by default those of run_benchmark.py's
     # default --frameworks, so a machine without JAX runs as before.
-    frameworks = tuple(TUTORIAL_MODES)
-    parser.add_argument("--frameworks", nargs="+", choices=frameworks, default=list(DEFAULT_FRAMEWORKS),
-                        metavar="NAME", help=f"frameworks: {', '.join(frameworks)} "
-                                             f"(default: {' '.join(DEFAULT_FRAMEWORKS)})"),
-    all_modes = sorted({m for modes in MODES.values() for m in modes})
+    parser.add_argument("--frameworks", nargs="+", choices=NAMES, default=list(DEFAULT_NAMES),
+                        metavar="NAME", help=f"frameworks: {', '.join(NAMES)} "
+                                             f"(default: {' '.join(DEFAULT_NAMES)})"),
+    all_modes = sorted({m for f in TABLE.values() for m in f.modes})
     parser.add_argument("--modes", nargs="+", choices=all_modes, metavar="MODE",
                         help=f"execution modes; each framework runs those it has ({modes_help}). "
                              "Default: the project's default mode on the device and the tutorial's "
-                             "(" + ", ".join(f"{f} {m}" for f, m in TUTORIAL_MODES.items() if m) + ")")
+                             "(" + ", ".join(f"{f.name} {f.tutorial_mode}" for f in TABLE.values() if f.tutorial_mode) + ")")
     parser.add_argument("--steps", type=positive_int,
                         help="timed steps per loop and repeat (default: " + "; ".join(
                             f"{d}: " + ", ".join(f"{m} {n}" for m, n in s.items())
@@ -97,20 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jax-conv-transpose", choices=("adjoint", "phases", "lax"), default="adjoint",
                         help="the transposed convolutions of JAX's bare loop: adjoint, the strided "
                              "convolution's transpose, as ours (default); phases, stride-1 phase and sub-pixel "
-                             "convolutions; lax, lax.conv_transpose (benchmark.loops.jax_loops)")
+                             "convolutions; lax, lax.conv_transpose (jax_impl/loops.py)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here as JSON")
     return parser
 
 
 def resolve_modes(frameworks: list[str], modes: list[str] | None, device: str) -> dict[str, list[str]]:
-    """Each framework's modes, in MODES order; raises ValueError if one gets none."""
+    """Each framework's modes, in its table order; raises ValueError if one gets none."""
     chosen = {}
     for framework in frameworks:
-        wanted = set(modes) if modes else {DEFAULT_MODES[device][framework], TUTORIAL_MODES[framework]} - {None}
-        chosen[framework] = [m for m in MODES[framework] if m in wanted]
+        facts = framework_facts(framework)
+        wanted = set(modes) if modes else {facts.reference_mode, facts.tutorial_mode} - {None}
+        chosen[framework] = [m for m in facts.modes if m in wanted]
         if not chosen[framework]:
             raise ValueError(f"--modes {' '.join(modes or [])} gives {framework} nothing to run; "
-                             f"{framework} modes: {', '.join(MODES[framework])}")
+                             f"{framework} modes: {', '.join(facts.modes)}")
     return chosen
 
 
@@ -159,19 +161,10 @@ class OursLoop:
 
 
 def framework_module(framework: str):
-    """`torch_loops`, `tf_loops` or `jax_loops`: the one training framework this process imports."""
-    if framework == "torch":
-        from benchmark.loops import torch_loops
-
-        return torch_loops
-    if framework == "jax":
-        from benchmark.loops import jax_loops
-
-        return jax_loops
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from benchmark.loops import tf_loops
-
-    return tf_loops
+    """The framework's hand-written loops (its `<framework>_impl/loops.py`): the
+    one training framework this process imports."""
+    facts = framework_facts(framework)
+    return facts.load(facts.loops)
 
 
 def build_loops(framework: str, model: str, mode: str, images: np.ndarray, labels: np.ndarray,
@@ -180,12 +173,14 @@ def build_loops(framework: str, model: str, mode: str, images: np.ndarray, label
     """ours and bare in `mode`, and tutorial when `mode` is the tutorial's."""
     module = framework_module(framework)
     spec = get_spec(model)
+    # Options only some bare loops have, each module naming its own (BARE_OPTIONS).
+    options = {key: value for key, value in {"conv_transpose": jax_conv_transpose}.items()
+               if key in getattr(module, "BARE_OPTIONS", ())}
     loops: dict[str, Loop] = {
         "ours": OursLoop(framework, spec, mode, images, labels, batch_size, threads, device, seed),
-        "bare": (module.BareLoop(spec, images, batch_size, mode, device, conv_transpose=jax_conv_transpose)
-                 if framework == "jax" else module.BareLoop(spec, images, batch_size, mode, device)),
+        "bare": module.BareLoop(spec, images, batch_size, mode, device, **options),
     }
-    if mode == TUTORIAL_MODES[framework]:
+    if mode == framework_facts(framework).tutorial_mode:
         loops["tutorial"] = module.tutorial_loop(spec, images, batch_size, device)
     return loops
 
@@ -250,7 +245,7 @@ def summarize(framework: str, model: str, mode: str, loops: dict[str, Loop], run
             ratios[f"ours_over_{other}_per_flop"] = (variants["ours"]["gflops_per_s"]
                                                     / variants[other]["gflops_per_s"])
     return {"framework": framework, "model": model, "mode": mode,
-            "tutorial_mode": TUTORIAL_MODES[framework], "warmup_steps": warmup, "steps": steps,
+            "tutorial_mode": framework_facts(framework).tutorial_mode, "warmup_steps": warmup, "steps": steps,
             "variants": variants, "ratios": ratios, "verdict": verdict(ratios, framework, mode)}
 
 
@@ -280,10 +275,10 @@ def verdict(ratios: dict, framework: str, mode: str) -> dict:
             tutorial_text += (f"; per FLOP ours is {per_flop:.3f}x the tutorial, whose step does "
                               f"{(1 - ratios['ours_over_tutorial'] / per_flop) * 100:.0f}% less work "
                               "(its G update reuses the D update's fake batch)")
-    elif TUTORIAL_MODES[framework] is None:
+    elif (tutorial_mode := framework_facts(framework).tutorial_mode) is None:
         ahead, tutorial_text = None, f"no tutorial ({framework} has none)"
     else:
-        ahead, tutorial_text = None, f"no tutorial in {mode} mode ({framework}'s runs in {TUTORIAL_MODES[framework]})"
+        ahead, tutorial_text = None, f"no tutorial in {mode} mode ({framework}'s runs in {tutorial_mode})"
     return {"within_5pct_of_bare": within, "ahead_of_tutorial": ahead,
             "line": f"{bare_text}; {tutorial_text}"}
 
@@ -372,7 +367,7 @@ def run_children(args: argparse.Namespace, modes: dict[str, list[str]], device: 
     """One process per framework, in turn; returns (their groups, failed frameworks)."""
     # As the suite starts its workers: the repository importable, TF's C++ logs
     # quiet, and the child killed with this process.
-    from benchmark.suite import die_with_parent, worker_environment
+    from benchmark.protocol import child_environment, die_with_parent
 
     groups, failed = [], []
     with tempfile.TemporaryDirectory(prefix="ganbench-loops-") as scratch:
@@ -380,7 +375,7 @@ def run_children(args: argparse.Namespace, modes: dict[str, list[str]], device: 
             json_path = Path(scratch) / f"{framework}.json"
             command = child_command(args, framework, modes[framework], device, threads, json_path)
             print(f"== {framework}: {shlex.join(command)}", flush=True)
-            done = subprocess.run(command, env=worker_environment(), preexec_fn=die_with_parent)
+            done = subprocess.run(command, env=child_environment(), preexec_fn=die_with_parent)
             if done.returncode != 0 or not json_path.exists():
                 failed.append(framework)
                 continue

@@ -27,33 +27,21 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import re
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.cli import positive_int
-from benchmark.config import MODES
 from benchmark.data import MNISTError, load_mnist
-from benchmark.loops import MODELS
+from benchmark.frameworks import TABLE, framework
+from benchmark.harness.arguments import positive_int
+from benchmark.loops import MODELS, Op
 from benchmark.loops.compare import OursLoop, all_cores, framework_module, time_steps
 from benchmark.specs import get_spec
 
-FRAMEWORKS = ("torch", "jax")
-DEFAULT_MODES = {"torch": "eager", "jax": "jit"}
-
-
-@dataclass
-class Op:
-    name: str  # torch: the aten op; jax: the HLO instruction
-    calls: float  # per step
-    ms: float  # per step
-    detail: str = ""  # input shapes (torch); output shape and source operation (jax)
-    kind: str = ""  # what the by-kind table groups by
+# The frameworks whose loops module can profile our step op by op (profile_ops).
+FRAMEWORKS = tuple(name for name, f in TABLE.items() if f.profiler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "operation, its costliest operations, and how many cores it kept busy.")
     parser.add_argument("--framework", choices=FRAMEWORKS, required=True)
     parser.add_argument("--model", choices=MODELS, default="dcgan", help="default: dcgan")
-    parser.add_argument("--mode", help="the framework's execution mode (default: torch eager, jax jit)")
+    parser.add_argument("--mode", help="the framework's execution mode (default: its reference mode, " +
+                        ", ".join(f"{name} {TABLE[name].reference_mode}" for name in FRAMEWORKS) + ")")
     parser.add_argument("--steps", type=positive_int, default=10, help="steps timed, then profiled (default 10)")
     parser.add_argument("--warmup", type=positive_int, default=5, help="untimed steps first (default 5)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="default 128")
@@ -82,97 +71,11 @@ def timed(loop: OursLoop, steps: int) -> tuple[float, float]:
     return float(np.median(seconds)), (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
-def torch_ops(loop: OursLoop, steps: int) -> list[Op]:
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
-        time_steps(loop, 0, steps)
-    ops = []
-    for entry in profiler.key_averages(group_by_input_shape=True):
-        if entry.self_cpu_time_total > 0:
-            shapes = ", ".join(str(list(s)) for s in entry.input_shapes if s)
-            ops.append(Op(entry.key, entry.count / steps, entry.self_cpu_time_total / 1e3 / steps, shapes,
-                          entry.key))
-    return ops
-
-
-# One instruction of optimized HLO text: `%name = shape opcode(...)`, its
-# called computation and its metadata's op_name, when it has them.
-_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\([^=]*?\)|\S+) ([\w\-]+)\(")
-_COMPUTATION = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) ")
-_CALLS = re.compile(r"calls=%?([\w.\-]+)")
-_OP_NAME = re.compile(r'op_name="(?:jit\([^)]*\)/)?([^"]+)"')
-_KINDS = {"convolution": "convolution", "dot": "dot"}  # opcode -> kind; other ops: their fusion's name
-
-
-def hlo_sources(hlo_text: str) -> dict[str, tuple[str, str, str]]:
-    """Instruction name -> (output shape, the JAX operation it came from, kind).
-    A fusion takes what it lacks from the computation it calls: the first
-    op_name there, and "convolution" or "dot" when it holds one."""
-    first_op_name: dict[str, str] = {}
-    kind_of: dict[str, str] = {}
-    instructions, computation = [], ""
-    for line in hlo_text.splitlines():
-        if line and not line[0].isspace() and "{" in line:
-            match = _COMPUTATION.match(line)
-            computation = match.group(1) if match else ""
-            continue
-        match = _INSTRUCTION.match(line)
-        if not match:
-            continue
-        name, shape, opcode = match.groups()
-        op_name = _OP_NAME.search(line)
-        if op_name:
-            first_op_name.setdefault(computation, op_name.group(1))
-        if opcode in _KINDS:
-            kind_of.setdefault(computation, _KINDS[opcode])
-        calls = _CALLS.search(line)
-        instructions.append((name, shape, opcode, op_name.group(1) if op_name else None,
-                             calls.group(1) if calls else None))
-    sources = {}
-    for name, shape, opcode, op_name, called in instructions:
-        source = op_name or first_op_name.get(called, "")
-        kind = _KINDS.get(opcode) or kind_of.get(called) or re.sub(r"\.\d+$", "", name)
-        sources[name] = (shape, source, kind)
-    return sources
-
-
-def jax_ops(loop: OursLoop, steps: int) -> list[Op]:
-    import jax
-
-    runner = loop.runner
-    loop.prepare()
-    with runner._scope():
-        hlo = runner.functions["train_step"].lower(*runner.step_arguments(loop.inputs)).compile().as_text()
-    sources = hlo_sources(hlo)
-    with tempfile.TemporaryDirectory(prefix="ganbench-profile-") as trace_dir:
-        jax.profiler.start_trace(trace_dir)
-        time_steps(loop, 0, steps)
-        jax.profiler.stop_trace()
-        data = jax.profiler.ProfileData.from_file(str(next(Path(trace_dir).rglob("*.xplane.pb"))))
-    total_ns: collections.Counter = collections.Counter()
-    calls: collections.Counter = collections.Counter()
-    for plane in data.planes:
-        for line in plane.lines:
-            if not line.name.startswith("tf_XLAEigen"):  # XLA:CPU's pool threads
-                continue
-            for event in line.events:
-                if event.name in sources:  # compiled ops, not the executor's own spans
-                    total_ns[event.name] += event.duration_ns
-                    calls[event.name] += 1
-    ops = []
-    for name, ns in total_ns.items():
-        shape, source, kind = sources[name]
-        ops.append(Op(name, calls[name] / steps, ns / 1e6 / steps, f"{shape} {source}".strip(), kind))
-    return ops
-
-
-def render(framework: str, model: str, mode: str, batch_size: int, threads: int, step_s: float,
-           busy: float, ops: list[Op], top: int) -> str:
+def render(name: str, model: str, mode: str, batch_size: int, threads: int, step_s: float,
+           busy: float, ops: list[Op], top: int, meaning: str) -> str:
+    """The profile as text; `meaning`: what an op's time is (the loops module's PROFILE_TIME)."""
     total = sum(op.ms for op in ops)
-    meaning = ("self time on the calling thread (its OpenMP threads work inside each op)" if framework == "torch"
-               else "time on the XLA pool thread that ran it; ops overlap across threads")
-    lines = [f"{framework} {model} {mode}, batch {batch_size}, {threads} thread(s): step {step_s * 1e3:.1f} ms "
+    lines = [f"{name} {model} {mode}, batch {batch_size}, {threads} thread(s): step {step_s * 1e3:.1f} ms "
              f"(median), {busy:.2f} cores busy; ops sum to {total:.1f} ms/step",
              f"op time: {meaning}", "", f"  {'by kind':40s} {'ms/step':>8s} {'share':>6s}"]
     kinds: collections.Counter = collections.Counter()
@@ -189,9 +92,10 @@ def render(framework: str, model: str, mode: str, batch_size: int, threads: int,
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    mode = args.mode or DEFAULT_MODES[args.framework]
-    if mode not in MODES[args.framework]:
-        parser.error(f"--mode {mode}: {args.framework} modes are {', '.join(MODES[args.framework])}")
+    facts = framework(args.framework)
+    mode = args.mode or facts.reference_mode
+    if mode not in facts.modes:
+        parser.error(f"--mode {mode}: {args.framework} modes are {', '.join(facts.modes)}")
     if args.threads < 0:
         parser.error("--threads must be >= 0")
     try:
@@ -203,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     # Kineto (torch's profiler) logs its start, stop and, on a CPU-only
     # machine, a failed GPU count to stderr: noise here, so above its FATAL.
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    framework_module(args.framework).configure(threads, 0, "cpu")
+    module = framework_module(args.framework)
+    module.configure(threads, 0, "cpu")
     loop = OursLoop(args.framework, get_spec(args.model), mode, images, labels, args.batch_size, threads, "cpu", 0)
     time_steps(loop, args.warmup, 0)
     step_s, busy = timed(loop, args.steps)
-    ops = (torch_ops if args.framework == "torch" else jax_ops)(loop, args.steps)
-    print(render(args.framework, args.model, mode, args.batch_size, threads, step_s, busy, ops, args.top))
+    ops = module.profile_ops(loop, args.steps, lambda: time_steps(loop, 0, args.steps))
+    print(render(args.framework, args.model, mode, args.batch_size, threads, step_s, busy, ops, args.top,
+                 module.PROFILE_TIME))
     return 0
 
 

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.calibration import MAX_STEPS, ROUNDS, WARMUP_STEPS
 from benchmark.grid import grid_columns
 from benchmark.io import write_bytes, write_text
 from benchmark.report.divergence import TwinPair, divergence_section, twin_pairs
@@ -220,13 +219,16 @@ def calibration_section(suite: Suite) -> str:
         return ""
     seconds, total = finite(calibration.get("seconds")), finite(suite.summary.get("total_s"))
     share = f" ({100 * seconds / (seconds + total):.0f}% of the suite's wall time)" if seconds and total else ""
+    method = calibration.get("method")  # what results.json recorded; older suites did not
+    how = (f"{method['warmup_steps']} warm-up steps first (tracing, compilation; their time is the warm-up "
+           f"column), then up to {method['max_steps']} timed steps in {method['rounds']} interleaved rounds"
+           if method else "warm-up steps first (tracing, compilation; their time is the warm-up column), "
+           "then timed steps in interleaved rounds (this suite did not record how many)")
     return ("## Execution modes\n\n" + table + "\n\n"
             f"Measured before training in {fmt_duration(seconds)}{share} by `--modes auto`: each mode of "
-            f"each framework trains the model at the suite's batch size from the same weights, "
-            f"{WARMUP_STEPS} warm-up steps first (tracing, compilation; their time is the warm-up "
-            f"column), then up to {MAX_STEPS} timed steps in {ROUNDS} interleaved rounds; the median "
-            "step decides. *Source* \"cache\": measured by an earlier suite on this machine with the "
-            "same CPU, package versions and configuration; `--recalibrate` measures again.")
+            f"each framework trains the model at the suite's batch size from the same weights, {how}; "
+            "the median step decides. *Source* \"cache\": measured by an earlier suite on this machine "
+            "with the same CPU, package versions and configuration; `--recalibrate` measures again.")
 
 
 def model_section(suite: Suite, model: str, figures: list[str], twins: Sequence[TwinPair],

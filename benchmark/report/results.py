@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.config import PRECISIONS
+from benchmark.frameworks import PRECISIONS
 from benchmark.io import read_json
 
 

@@ -15,23 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.loops import MODELS, TUTORIAL_MODES
-from benchmark.loops.compare import OursLoop, render_group, verdict
+from benchmark.frameworks import NAMES, framework as framework_facts
+from benchmark.loops import MODELS
+from benchmark.loops.compare import OursLoop, framework_module, render_group, verdict
 from benchmark.specs import get_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BATCH = 8
-CASES = [(framework, model) for framework in ("torch", "tf", "jax") for model in MODELS]
-
-
-def loops_module(framework):
-    if framework == "torch":
-        from benchmark.loops import torch_loops as module
-    elif framework == "jax":
-        from benchmark.loops import jax_loops as module
-    else:
-        from benchmark.loops import tf_loops as module
-    return module
+CASES = [(framework, model) for framework in NAMES for model in MODELS]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def tiny(mnist_train):
 @pytest.mark.parametrize("framework, model", CASES)
 def test_bare_networks_have_the_specs_parameter_counts(framework, model):
     spec = get_spec(model)
-    module = loops_module(framework)
+    module = framework_module(framework)
     args = ("cpu",) if framework == "torch" else ()
     generator, discriminator = module.build_networks(spec, *args)
     if framework == "torch":
@@ -67,11 +58,11 @@ def two_steps(loop):
 @pytest.mark.parametrize("framework, model", CASES)
 def test_every_loop_trains_two_steps(framework, model, tiny):
     # JAX has no tutorial: its loops run in its default mode.
-    spec, module, mode = get_spec(model), loops_module(framework), TUTORIAL_MODES[framework] or "jit"
+    spec, module, mode = get_spec(model), framework_module(framework), framework_facts(framework).tutorial_mode or "jit"
     images, labels = tiny
     loops = [OursLoop(framework, spec, mode, images, labels, BATCH, threads=0, device="cpu", seed=0),
              module.BareLoop(spec, images, BATCH, mode)]
-    if TUTORIAL_MODES[framework] is not None:
+    if framework_facts(framework).tutorial_mode is not None:
         loops.append(module.tutorial_loop(spec, images, BATCH))
     for loop in loops:
         two_steps(loop)
@@ -88,7 +79,7 @@ def test_jax_bare_transposed_convolutions_are_torchs():
     convolution computes PyTorch's ConvTranspose2d."""
     import jax
     import torch
-    from benchmark.loops import jax_loops
+    from jax_impl import loops as jax_loops
 
     x = np.random.default_rng(0).standard_normal((2, 7, 7, 8)).astype(np.float32)
     w = np.random.default_rng(1).standard_normal((4, 4, 8, 3)).astype(np.float32)  # (kh, kw, in, out)
@@ -102,7 +93,7 @@ def test_jax_bare_transposed_convolutions_are_torchs():
 
 
 def test_jax_bare_loop_trains_alike_eager_and_jitted(tiny):
-    from benchmark.loops import jax_loops
+    from jax_impl import loops as jax_loops
 
     images, _ = tiny
     spec = get_spec("dcgan")
@@ -114,7 +105,7 @@ def test_jax_bare_loop_trains_alike_eager_and_jitted(tiny):
 
 
 def test_tf_bare_loop_runs_eagerly(tiny):
-    from benchmark.loops import tf_loops
+    from tf_impl import loops as tf_loops
 
     two_steps(tf_loops.BareLoop(get_spec("wgan"), tiny[0], BATCH, "eager"))
 
@@ -166,7 +157,7 @@ def test_the_script_prints_its_tables_and_writes_json(tmp_path, mnist_data_dir):
     groups = {(g["framework"], g["mode"]): g for g in results["groups"]}
     assert set(groups) == {("torch", "eager"), ("jax", "eager")}
     for (framework, mode), group in groups.items():
-        has_tutorial = mode == TUTORIAL_MODES[framework]
+        has_tutorial = mode == framework_facts(framework).tutorial_mode
         assert set(group["variants"]) == {"ours", "bare", "tutorial"} if has_tutorial else {"ours", "bare"}
         for figures in group["variants"].values():
             assert figures["images_per_s"] > 0 and len(figures["repeats"]) == 2

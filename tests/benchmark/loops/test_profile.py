@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 from jax import lax
 
-from benchmark.loops.profile import hlo_sources
+from jax_impl.loops import hlo_sources
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,7 +8,7 @@ precision) the suite will train, at the suite's batch size, interleaved, after
 warm-up, and the fastest is chosen. The parent imports no framework, so each
 framework is timed in a process of its own:
 
-    python -m benchmark.calibration REQUEST.json RESULT.json
+    python -m benchmark.harness.calibration REQUEST.json RESULT.json
 
 Results are cached per machine and package versions (`cache_path`), so a
 second suite on the same machine starts at once; `--recalibrate` measures again.
@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import io
-from benchmark.config import DEFAULT_MODES, MODES, RunConfig
+from benchmark.config import RunConfig
 from benchmark.environment import (REPO_ROOT, cpu_features, cpu_model, gpu_description, package_versions,
                                    usable_cores)
+from benchmark.frameworks import framework as framework_facts
 
 AUTO = "auto"
 ROUNDS = 3  # interleaved rounds: a slow drift of the machine hits every mode alike
@@ -41,6 +42,10 @@ MIN_STEPS_PER_ROUND = 2
 STDERR_TAIL_LINES = 15  # of a failed calibration process, in its warning
 SECONDS_PER_MODE = 2.0  # timed budget per mode, after warm-up; a slow step gets fewer steps
 WARMUP_STEPS = 2  # as in every run (benchmark.timing.WARMUP_STEPS_PER_START)
+# What results.json records of the method (calibrate); a cached entry was
+# measured the same way, since the cache's key holds the method too.
+METHOD = {"warmup_steps": WARMUP_STEPS, "rounds": ROUNDS, "max_steps": MAX_STEPS,
+          "seconds_per_mode": SECONDS_PER_MODE}
 PROCESS_TIMEOUT_S = 1800  # a calibration process that hangs fails, and the reference modes stand
 CACHE_VERSION = 1
 
@@ -80,7 +85,7 @@ def targets_of(configs: list[RunConfig]) -> list[Target]:
     with a single mode have nothing to choose."""
     found: dict[tuple, Target] = {}
     for c in configs:
-        if c.mode == AUTO and len(MODES[c.framework]) > 1:
+        if c.mode == AUTO and len(framework_facts(c.framework).modes) > 1:
             found.setdefault((c.framework, c.model, c.precision),
                              Target(c.framework, c.model, c.precision, c.batch_size, c.device, c.threads,
                                     c.dataset, c.image_size))
@@ -97,7 +102,8 @@ def machine() -> dict:
 def cache_path(facts: dict | None = None) -> Path:
     """$XDG_CACHE_HOME/ganbench/calibration/<hash of machine()>.json"""
     facts = machine() if facts is None else facts
-    digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **facts}, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps({"v": CACHE_VERSION, "method": METHOD, **facts},
+                                     sort_keys=True).encode()).hexdigest()
     return io.user_cache("calibration") / f"{digest[:16]}.json"
 
 
@@ -110,9 +116,11 @@ def fastest(modes: dict[str, dict]) -> str | None:
 def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool = False,
               log=lambda line: print(line, file=sys.stderr, flush=True)) -> dict:
     """Measures (or reads from the cache) every target; returns the record the
-    suite stores in results.json:
+    suite stores in results.json, with the method that measured it (a report
+    rendered later describes that method, not the code's of its day):
 
-        {"seconds": measuring time, "cache": path, "entries": [
+        {"seconds": measuring time, "cache": path, "method": {warmup_steps,
+         rounds, max_steps, seconds_per_mode}, "entries": [
             {framework, model, precision, batch_size, device, threads, cached,
              "modes": {mode: {images_per_s, step_ms, steps, warmup_s} | {error}},
              "chosen": mode, "fallback": why the reference choice was taken, or None}]}
@@ -125,7 +133,7 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
     measured: dict[str, dict] = {}
     for framework in dict.fromkeys(t.framework for t in todo):
         group = [t for t in todo if t.framework == framework]
-        log(f"calibrating {framework}: modes {', '.join(MODES[framework])} on "
+        log(f"calibrating {framework}: modes {', '.join(framework_facts(framework).modes)} on "
             f"{', '.join(f'{t.model} {t.precision}' for t in group)} "
             f"(a few dozen steps each; cached afterwards, --recalibrate measures again)")
         measured.update(_measure_in_process(framework, group, data_dir))
@@ -138,11 +146,11 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
         chosen = fastest(entry["modes"])
         fallback = None
         if chosen is None:
-            chosen = DEFAULT_MODES[target.device][target.framework]
+            chosen = framework_facts(target.framework).reference_mode
             fallback = "no mode could be timed; the reference machine's choice was taken"
         entries.append({**asdict(target), "cached": target.key not in measured,
                         "modes": entry["modes"], "chosen": chosen, "fallback": fallback})
-    return {"seconds": time.perf_counter() - started, "cache": str(path), "entries": entries}
+    return {"seconds": time.perf_counter() - started, "cache": str(path), "method": METHOD, "entries": entries}
 
 
 def apply(configs: list[RunConfig], calibration: dict | None) -> list[RunConfig]:
@@ -153,7 +161,7 @@ def apply(configs: list[RunConfig], calibration: dict | None) -> list[RunConfig]
     resolved = []
     for c in configs:
         if c.mode == AUTO:
-            mode = chosen.get((c.framework, c.model, c.precision)) or MODES[c.framework][0]
+            mode = chosen.get((c.framework, c.model, c.precision)) or framework_facts(c.framework).modes[0]
             c = dataclasses.replace(c, mode=mode)
         resolved.append(c)
     return resolved
@@ -195,17 +203,17 @@ def _write_cache(path: Path, facts: dict, entries: dict) -> None:
 
 
 def _measure_in_process(framework: str, targets: list[Target], data_dir: str | None) -> dict[str, dict]:
-    """Times `targets` in a fresh `python -m benchmark.calibration` process.
+    """Times `targets` in a fresh `python -m benchmark.harness.calibration` process.
     A crash of that process (a mode that segfaults) fails its targets, which
     then fall back to the reference choice; the suite goes on."""
-    from benchmark.suite import die_with_parent, worker_environment
+    from benchmark.protocol import child_environment, die_with_parent
 
     with tempfile.TemporaryDirectory(prefix="ganbench-calibration-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         io.write_json(request, {"data_dir": data_dir, "targets": [asdict(t) for t in targets]})
         try:
-            done = subprocess.run([sys.executable, "-m", "benchmark.calibration", str(request), str(result)],
-                                  cwd=REPO_ROOT, env=worker_environment(), stdout=subprocess.DEVNULL,
+            done = subprocess.run([sys.executable, "-m", "benchmark.harness.calibration", str(request), str(result)],
+                                  cwd=REPO_ROOT, env=child_environment(), stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True, timeout=PROCESS_TIMEOUT_S,
                                   preexec_fn=die_with_parent)
         except subprocess.TimeoutExpired as timeout:
@@ -221,7 +229,7 @@ def _measure_in_process(framework: str, targets: list[Target], data_dir: str | N
         own = "".join(f"\n    | {line}" for line in lines[-STDERR_TAIL_LINES:])
         print(f"warning: calibrating {framework} failed ({why}); using its reference modes{own}",
               file=sys.stderr)
-        return {t.key: {"modes": {m: {"error": why} for m in MODES[framework]}} for t in targets}
+        return {t.key: {"modes": {m: {"error": why} for m in framework_facts(framework).modes}} for t in targets}
 
 
 # --- the calibration process -------------------------------------------------------------------
@@ -244,7 +252,7 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
         return StepInputs.draw(spec, rng.integers(0, len(images), (spec.n_critic, target.batch_size)), rng)
 
     runners, results, times = {}, {}, {}
-    for mode in MODES[target.framework]:
+    for mode in framework_facts(target.framework).modes:
         try:
             runner = create_runner(target.framework, spec, RunnerOptions(
                 device=target.device, mode=mode, threads=target.threads, precision=target.precision))
@@ -278,7 +286,7 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m benchmark.calibration REQUEST.json RESULT.json", file=sys.stderr)
+        print("usage: python -m benchmark.harness.calibration REQUEST.json RESULT.json", file=sys.stderr)
         return 2
     from benchmark.data import load_dataset, seeded_subset
 

@@ -1,5 +1,5 @@
 """A hand-written JAX loop that `benchmark.loops.compare` times our JaxRunner
-against (twin of `torch_loops.py` and `tf_loops.py`).
+against (twin of `torch_impl/loops.py` and `tf_impl/loops.py`).
 
 Nothing here uses `jax_impl` but the thread bound (`start_backends`): the networks are written out in plain JAX
 (`jax.lax`, `jax.numpy`, parameters as dicts), as an expert would write them,
@@ -9,7 +9,7 @@ dependency). Hyperparameters (learning rates, betas, n_critic, clipping) are
 read from the spec, so every variant trains by the same rules.
 
 There is no tutorial loop: neither JAX nor Flax ships a GAN example to copy,
-only community notebooks (`benchmark.loops.TUTORIAL_MODES`).
+only community notebooks (`benchmark.frameworks`, tutorial_mode).
 
 The generator's transposed convolutions come in three formulations:
   "adjoint" (default) the transpose of the strided convolution, its vjps
@@ -19,12 +19,17 @@ The generator's transposed convolutions come in three formulations:
           one per output phase; 14x14x64 -> 28x28x1 as one 3x3 convolution
           to 4 channels and a depth-to-space (sub-pixel);
   "lax"   `lax.conv_transpose`, what one writes first: its kernel gradient is
-          XLA:CPU's slow path (jax#23783, ../shared/JAX.md).
+          XLA:CPU's slow path (jax#23783).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import jax
 import jax.numpy as jnp
@@ -32,13 +37,21 @@ import numpy as np
 from jax import lax
 
 from benchmark.flops import training_flops_per_step
+from benchmark.loops import Op
 from benchmark.specs import GANSpec, OptimizerSpec
 from jax_impl.runner import start_backends
+
+if TYPE_CHECKING:
+    from benchmark.loops import Loop
 
 LATENT_DIM = 100
 DN = ("NHWC", "HWIO", "NHWC")
 BN_MOMENTUM, BN_EPS, SLOPE = 0.1, 1e-5, 0.2
 _SEED = [0]
+
+
+# Options of BareLoop the other frameworks' bare loops lack (benchmark.loops.compare).
+BARE_OPTIONS = ("conv_transpose",)
 
 
 def configure(threads: int, seed: int, device: str = "cpu") -> None:
@@ -312,4 +325,81 @@ class BareLoop:
 
 
 def tutorial_loop(spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu"):
-    raise ValueError("JAX has no canonical GAN tutorial to mirror (benchmark.loops.TUTORIAL_MODES)")
+    raise ValueError("JAX has no canonical GAN tutorial to mirror (benchmark.frameworks, tutorial_mode)")
+
+
+# --- profiling (python -m benchmark.loops.profile) ------------------------------------
+
+# What an op's time means in the profile's table.
+PROFILE_TIME = "time on the XLA pool thread that ran it; ops overlap across threads"
+
+# One instruction of optimized HLO text: `%name = shape opcode(...)`, its
+# called computation and its metadata's op_name, when it has them.
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\([^=]*?\)|\S+) ([\w\-]+)\(")
+_COMPUTATION = re.compile(r"^(?:ENTRY )?%?([\w.\-]+) ")
+_CALLS = re.compile(r"calls=%?([\w.\-]+)")
+_OP_NAME = re.compile(r'op_name="(?:jit\([^)]*\)/)?([^"]+)"')
+_KINDS = {"convolution": "convolution", "dot": "dot"}  # opcode -> kind; other ops: their fusion's name
+
+
+def hlo_sources(hlo_text: str) -> dict[str, tuple[str, str, str]]:
+    """Instruction name -> (output shape, the JAX operation it came from, kind).
+    A fusion takes what it lacks from the computation it calls: the first
+    op_name there, and "convolution" or "dot" when it holds one."""
+    first_op_name: dict[str, str] = {}
+    kind_of: dict[str, str] = {}
+    instructions, computation = [], ""
+    for line in hlo_text.splitlines():
+        if line and not line[0].isspace() and "{" in line:
+            match = _COMPUTATION.match(line)
+            computation = match.group(1) if match else ""
+            continue
+        match = _INSTRUCTION.match(line)
+        if not match:
+            continue
+        name, shape, opcode = match.groups()
+        op_name = _OP_NAME.search(line)
+        if op_name:
+            first_op_name.setdefault(computation, op_name.group(1))
+        if opcode in _KINDS:
+            kind_of.setdefault(computation, _KINDS[opcode])
+        calls = _CALLS.search(line)
+        instructions.append((name, shape, opcode, op_name.group(1) if op_name else None,
+                             calls.group(1) if calls else None))
+    sources = {}
+    for name, shape, opcode, op_name, called in instructions:
+        source = op_name or first_op_name.get(called, "")
+        kind = _KINDS.get(opcode) or kind_of.get(called) or re.sub(r"\.\d+$", "", name)
+        sources[name] = (shape, source, kind)
+    return sources
+
+
+def profile_ops(loop: "Loop", steps: int, run_steps: Callable[[], object]) -> list[Op]:
+    """Our jitted step's ops over `run_steps()` (which runs `steps` steps of
+    `loop`, our JaxRunner): each HLO instruction's time on XLA:CPU's pool
+    threads, named by the JAX operation it came from."""
+    runner = loop.runner
+    loop.prepare()
+    with runner._scope():
+        hlo = runner.functions["train_step"].lower(*runner.step_arguments(loop.inputs)).compile().as_text()
+    sources = hlo_sources(hlo)
+    with tempfile.TemporaryDirectory(prefix="ganbench-profile-") as trace_dir:
+        jax.profiler.start_trace(trace_dir)
+        run_steps()
+        jax.profiler.stop_trace()
+        data = jax.profiler.ProfileData.from_file(str(next(Path(trace_dir).rglob("*.xplane.pb"))))
+    total_ns: collections.Counter = collections.Counter()
+    calls: collections.Counter = collections.Counter()
+    for plane in data.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_XLAEigen"):  # XLA:CPU's pool threads
+                continue
+            for event in line.events:
+                if event.name in sources:  # compiled ops, not the executor's own spans
+                    total_ns[event.name] += event.duration_ns
+                    calls[event.name] += 1
+    ops = []
+    for name, ns in total_ns.items():
+        shape, source, kind = sources[name]
+        ops.append(Op(name, calls[name] / steps, ns / 1e6 / steps, f"{shape} {source}".strip(), kind))
+    return ops

@@ -1,5 +1,5 @@
 """Hand-written PyTorch loops that `benchmark.loops.compare` times our
-TorchRunner against (twin of `tf_loops.py`).
+TorchRunner against (twin of `tf_impl/loops.py`).
 
 Nothing here uses `torch_impl`: the networks are written out with torch.nn as
 an expert would write them, and only their parameter counts are checked
@@ -9,7 +9,7 @@ are read from the spec, so every variant trains by the same rules.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
@@ -17,7 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.flops import training_flops_per_step, tutorial_dcgan_flops_per_step
+from benchmark.loops import Op
 from benchmark.specs import GANSpec, OptimizerSpec
+
+if TYPE_CHECKING:
+    from benchmark.loops import Loop
 
 LATENT_DIM = 100
 
@@ -178,7 +182,7 @@ class TutorialDCGANLoop:
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.images_per_step = batch_size
-        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, "torch")
+        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, one_forward=False)
         dataset = torch.utils.data.TensorDataset(device_images(images, "cpu"))
         # drop_last: every timed step trains on a whole batch.
         self.dataloader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
@@ -297,3 +301,25 @@ def tutorial_loop(spec: GANSpec, images: np.ndarray, batch_size: int, device: st
     """The tutorial's loop for the spec's loss: DCGAN's for BCE, WGAN's for Wasserstein."""
     cls = TutorialWGANLoop if spec.loss == "wasserstein" else TutorialDCGANLoop
     return cls(spec, images, batch_size, device)
+
+
+# --- profiling (python -m benchmark.loops.profile) ------------------------------------
+
+# What an op's time means in the profile's table.
+PROFILE_TIME = "self time on the calling thread (its OpenMP threads work inside each op)"
+
+
+def profile_ops(loop: "Loop", steps: int, run_steps: Callable[[], object]) -> list[Op]:
+    """Our step's ops over `run_steps()` (which runs `steps` steps of `loop`):
+    torch.profiler's self CPU time per aten op and input shapes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+        run_steps()
+    ops = []
+    for entry in profiler.key_averages(group_by_input_shape=True):
+        if entry.self_cpu_time_total > 0:
+            shapes = ", ".join(str(list(s)) for s in entry.input_shapes if s)
+            ops.append(Op(entry.key, entry.count / steps, entry.self_cpu_time_total / 1e3 / steps, shapes,
+                          entry.key))
+    return ops

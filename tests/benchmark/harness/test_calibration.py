@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.calibration import (AUTO, MAX_STEPS, MIN_STEPS_PER_ROUND, ROUNDS, Target, apply, cache_path,
+from benchmark.harness.calibration import (AUTO, MAX_STEPS, MIN_STEPS_PER_ROUND, ROUNDS, Target, apply, cache_path,
                                    calibrate, fastest, machine, targets_of)
-from benchmark.config import DEFAULT_MODES, MODES, RunConfig
+from benchmark.config import RunConfig
+from benchmark.frameworks import TABLE as FRAMEWORKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 needs_tf = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
 
 
@@ -49,7 +50,7 @@ def test_one_choice_per_framework_model_and_precision_at_the_first_batch_size():
 def test_apply_replaces_auto_only():
     calibration = {"entries": [{"framework": "tf", "model": "dcgan", "precision": "fp32", "chosen": "function"}]}
     plan = [config("tf", "dcgan"), config("tf", "dcgan", mode="xla"), config("tf", "dcgan", precision="bf16")]
-    assert [c.mode for c in apply(plan, calibration)] == ["function", "xla", MODES["tf"][0]]
+    assert [c.mode for c in apply(plan, calibration)] == ["function", "xla", FRAMEWORKS["tf"].modes[0]]
 
 
 def test_fastest_ignores_modes_that_failed():
@@ -77,7 +78,7 @@ def test_calibration_times_every_mode_then_reads_the_cache(cache_home, mnist_dat
     first = calibrate([target], mnist_data_dir)
     (entry,) = first["entries"]
     assert not entry["cached"] and entry["fallback"] is None
-    assert set(entry["modes"]) == set(MODES["jax"])
+    assert set(entry["modes"]) == set(FRAMEWORKS["jax"].modes)
     for mode, measured in entry["modes"].items():
         assert measured["images_per_s"] > 0, mode
         assert ROUNDS * MIN_STEPS_PER_ROUND <= measured["steps"] <= MAX_STEPS
@@ -101,7 +102,7 @@ def test_a_calibration_that_cannot_run_falls_back_to_the_reference_modes(cache_h
     target = Target("tf", "dcgan", "fp32", 32, "cpu", 0)
     result = calibrate([target], str(tmp_path / "no-mnist-here"))
     (entry,) = result["entries"]
-    assert entry["chosen"] == DEFAULT_MODES["cpu"]["tf"] and entry["fallback"]
+    assert entry["chosen"] == FRAMEWORKS["tf"].reference_mode and entry["fallback"]
     assert all("error" in m for m in entry["modes"].values())
     assert not cache_path().exists()  # a failure is never cached
     # The warning carries the process's own last lines, indented.
@@ -127,7 +128,7 @@ def test_the_default_suite_calibrates_and_reports_its_choice(tmp_path, mnist_dat
     assert "modes calibrated in" in first.stdout
     results = json.loads((tmp_path / "first" / "results.json").read_text())
     (entry,) = results["calibration"]["entries"]
-    assert set(entry["modes"]) == set(MODES["tf"])  # every tf mode timed
+    assert set(entry["modes"]) == set(FRAMEWORKS["tf"].modes)  # every tf mode timed
     assert all(m["images_per_s"] > 0 for m in entry["modes"].values())
     chosen = entry["chosen"]
     assert [r["mode"] for r in results["runs"]] == [chosen]
@@ -152,4 +153,4 @@ def test_smoke_takes_the_reference_modes_without_calibrating(tmp_path, mnist_dat
     assert "calibrat" not in result.stdout + result.stderr
     plan = json.loads((tmp_path / "smoke" / "suite.json").read_text())
     assert plan["calibration"] is None and plan["settings"]["modes_chosen_by"] == "reference"
-    assert [r["mode"] for r in plan["runs"]] == [DEFAULT_MODES["cpu"]["tf"]]
+    assert [r["mode"] for r in plan["runs"]] == [FRAMEWORKS["tf"].reference_mode]

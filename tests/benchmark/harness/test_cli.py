@@ -14,7 +14,7 @@ import pytest
 
 from tests.isa import skip_tf_bf16_under_a_onednn_cap
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -108,8 +108,9 @@ def test_threads_above_the_cores_warn_of_oversubscription(tmp_path, mnist_data_d
 def test_resume_refuses_a_plan_whose_run_names_leave_its_folder(tmp_path, field, value):
     import dataclasses
 
-    from benchmark.cli import build_parser, plan_runs
-    from benchmark.suite import SuiteOptions, write_plan
+    from benchmark.harness.arguments import build_parser
+    from benchmark.harness.plan import plan_runs
+    from benchmark.harness.suite import SuiteOptions, write_plan
 
     args = build_parser().parse_args(["--frameworks", "torch", "--models", "dcgan", "--modes", "eager",
                                       "--profile", "smoke"])
@@ -178,7 +179,8 @@ def test_a_tiny_bf16_run_is_named_and_reported_as_bf16(tmp_path, mnist_data_dir,
 
 
 def test_precisions_plan_one_named_run_each():
-    from benchmark.cli import build_parser, plan_runs
+    from benchmark.harness.arguments import build_parser
+    from benchmark.harness.plan import plan_runs
 
     # smoke: the reference modes, so the names do not depend on a calibration
     args = build_parser().parse_args(["--models", "dcgan", "--precision", "fp32", "bf16", "--profile", "smoke"])
@@ -188,7 +190,8 @@ def test_precisions_plan_one_named_run_each():
 
 
 def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_cpu():
-    from benchmark.cli import UsageError, build_parser, plan_runs
+    from benchmark.harness.arguments import UsageError, build_parser
+    from benchmark.harness.plan import plan_runs
     from benchmark.config import INCEPTION_CPU_PROBES, INCEPTION_CPU_SAMPLES
 
     def plan(*flags: str, device: str = "cpu"):
@@ -220,7 +223,7 @@ def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_c
     (["--frameworks", "torch", "jax", "--input-pipeline", "native"], "jax has no native pipeline; native is torch/tf only"),
 ])
 def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, capsys, monkeypatch, flags, message):
-    from benchmark import cli
+    from benchmark.harness import cli
     from tests.datasets import write_image_folder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -236,7 +239,8 @@ def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, cap
 
 
 def test_the_converge_profile_gives_every_model_the_same_generator_updates():
-    from benchmark.cli import build_parser, plan_runs
+    from benchmark.harness.arguments import build_parser
+    from benchmark.harness.plan import plan_runs
     from benchmark.config import CONVERGE_GENERATOR_UPDATES
 
     def epochs(*flags: str) -> dict[str, int]:
@@ -252,8 +256,9 @@ def test_the_converge_profile_gives_every_model_the_same_generator_updates():
 
 
 def test_auto_modes_are_planned_as_placeholders_that_the_calibration_resolves():
-    from benchmark.calibration import apply
-    from benchmark.cli import build_parser, plan_runs
+    from benchmark.harness.calibration import apply
+    from benchmark.harness.arguments import build_parser
+    from benchmark.harness.plan import plan_runs
 
     plan = plan_runs(build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128"]), "cpu")
     assert {c.mode for c in plan} == {"auto"}
@@ -264,7 +269,8 @@ def test_auto_modes_are_planned_as_placeholders_that_the_calibration_resolves():
 
 
 def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():
-    from benchmark.cli import UsageError, build_parser, plan_runs
+    from benchmark.harness.arguments import UsageError, build_parser
+    from benchmark.harness.plan import plan_runs
 
     args = build_parser().parse_args(["--models", "dcgan", "--batch-sizes", "64", "128", "--repeats", "2",
                                       "--profile", "smoke"])
@@ -278,7 +284,8 @@ def test_repeats_and_batch_sweeps_plan_interleaved_named_runs():
 
 
 def test_seeds_plan_one_paired_run_per_seed():
-    from benchmark.cli import UsageError, build_parser, plan_runs
+    from benchmark.harness.arguments import UsageError, build_parser
+    from benchmark.harness.plan import plan_runs
 
     def plan(*flags):
         return plan_runs(build_parser().parse_args(["--models", "dcgan", "--profile", "smoke", *flags]), "cpu")

@@ -1,5 +1,5 @@
 """Hand-written TensorFlow/Keras loops that `benchmark.loops.compare` times our
-TFRunner against (twin of `torch_loops.py`).
+TFRunner against (twin of `torch_impl/loops.py`).
 
 Nothing here uses `tf_impl`: the networks are written out with keras.layers
 and Keras' own BatchNormalization and optimizers, as an expert would write
@@ -186,7 +186,7 @@ class TutorialDCGANLoop:
     def __init__(self, spec: GANSpec, images: np.ndarray, batch_size: int, device: str = "cpu") -> None:
         self.batch_size = batch_size
         self.images_per_step = batch_size
-        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, "tf")
+        self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, one_forward=True)
         # drop_remainder: every timed step trains on a whole batch (and never retraces).
         self.train_dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
                               .shuffle(len(images)).batch(batch_size, drop_remainder=True))

@@ -19,7 +19,7 @@ import pytest
 
 from tests.datasets import tiny_sources
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKSUM_HOOK = REPO_ROOT / "tests" / "checksums"  # sitecustomize: the tiny sets' checksums in every process
 
 # key of tiny_sources -> (model, input pipelines, flags): each covers another path through the step
