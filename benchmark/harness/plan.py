@@ -4,6 +4,7 @@ in the modes it has; and the suite-level settings that results.json records."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import re
 from pathlib import Path
@@ -194,6 +195,8 @@ def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibrati
     return {"frameworks": list(dict.fromkeys(args.frameworks)),
             "models": list(dict.fromkeys(c.model for c in configs)),
             "profile": configs[0].profile, "device": configs[0].device,
+            # the profile as it stood when the suite ran (a report rendered later reads this)
+            "profile_settings": dataclasses.asdict(PROFILES[configs[0].profile]),
             "seeds": list(dict.fromkeys(c.seed for c in configs)),
             "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
             "precisions": list(dict.fromkeys(c.precision for c in configs)),
