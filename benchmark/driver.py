@@ -164,14 +164,26 @@ class Batches(Protocol):
     def epoch(self, plan: np.ndarray) -> Iterable[tuple[Any, Any]]: ...
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller does at the driver's moments (each None: nothing). The
+    driver leaves their time out of the training wall clock."""
+
+    # After every epoch, with the state a resume continues from.
+    checkpoint: Callable[[TrainState], None] | None = None
+    # `on_frame(step, samples)`: the sample grid, `frames` times a run.
+    on_frame: Callable[[int, np.ndarray], None] | None = None
+    frames: int = 12
+    # `quality(runner)`: scores, `config.quality_probes` times a run (`probe_steps`).
+    quality: Callable[[Runner], dict[str, float]] | None = None
+    # `trace(steps_done, runner)`: the divergence trace before the first step
+    # and after each of `trace_steps` (benchmark.divergence).
+    trace: Callable[[int, Runner], None] | None = None
+
+
 def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
-          labels: np.ndarray, seeds: Seeds, progress: Progress | None = None,
-          checkpoint: Callable[[TrainState], None] | None = None,
-          resume: TrainState | None = None,
-          on_frame: Callable[[int, np.ndarray], None] | None = None, frames: int = 12,
-          quality: Callable[[Runner], dict[str, float]] | None = None,
-          trace: Callable[[int, Runner], None] | None = None,
-          batches: Batches | None = None) -> TrainOutcome:
+          labels: np.ndarray, seeds: Seeds, progress: Progress | None = None, hooks: Hooks = Hooks(),
+          resume: TrainState | None = None, batches: Batches | None = None) -> TrainOutcome:
     """Trains `config.epochs` epochs and times every step.
 
     Step time covers the runner's `train_step` only (it returns after the
@@ -180,19 +192,15 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
     plan's indices instead of the runner gathering them from `images`; the
     wait for each batch is timed apart, as History.input_s.
     Stops early, with status "diverged", at the first non-finite loss or
-    generated image. Calls `checkpoint` after every epoch; `resume` continues
-    from such a state (the runner's weights already restored by the caller).
-    `on_frame(step, samples)` receives the sample grid `frames` times a run;
-    `quality(runner)` scores the generator `config.quality_probes` times
-    (`probe_steps`); `trace(steps_done, runner)` records the run's divergence
-    trace before the first step and after each of `trace_steps`
-    (`benchmark.divergence`). Time spent on frames, scores, traces and
-    checkpoints is left out of the training wall clock.
+    generated image. `resume` continues from a checkpoint's state (the
+    runner's weights already restored by the caller). `hooks`: frames,
+    scores, traces and checkpoints (Hooks), left out of the training wall clock.
     """
     progress = progress or Progress(config.name)
+    checkpoint, on_frame, quality, trace = hooks.checkpoint, hooks.on_frame, hooks.quality, hooks.trace
     if batches is None:
         runner.load_data(images, labels)
-    every = frame_interval(config, spec, len(images), frames)
+    every = frame_interval(config, spec, len(images), hooks.frames)
     probes = probe_steps(total_steps(config, spec, len(images)), config.quality_probes)
     traced = trace_steps(total_steps(config, spec, len(images)))
     sample_noise = seeds.samples.standard_normal((config.sample_count, spec.latent_dim), dtype=np.float32)

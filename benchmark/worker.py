@@ -30,7 +30,7 @@ from benchmark import distributed, io, protocol
 from benchmark.config import DEFAULT_DATASET, NATIVE_LOADER_WORKERS, RunConfig, spec_for
 from benchmark.data import load_dataset, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
-from benchmark.driver import Seeds, TrainState, train
+from benchmark.driver import Hooks, Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
 from benchmark.grid import grid_columns
 from benchmark.progress import Progress
@@ -218,9 +218,9 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         checkpoint = None
         quality = unscored if config.quality_samples else None
     try:
-        outcome = train(runner, spec, config, images, labels, seeds, progress=progress,
-                        checkpoint=checkpoint, resume=resume, on_frame=on_frame if process.writes else None,
-                        quality=quality, trace=tracer if process.writes else None, batches=batches)
+        hooks = Hooks(checkpoint=checkpoint, on_frame=on_frame if process.writes else None, quality=quality,
+                      trace=tracer if process.writes else None)
+        outcome = train(runner, spec, config, images, labels, seeds, progress, hooks, resume, batches)
     finally:
         progress.close()
     if not process.writes:

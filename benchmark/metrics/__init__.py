@@ -1,7 +1,7 @@
 """Sample quality of generated MNIST digits, the same yardstick for every framework.
 
 Numpy in, numpy out; no training framework is imported (only the classifier's
-training script, ``python -m benchmark.metrics.train_classifier``, uses torch).
+training script, ``python -m torch_impl.train_classifier``, uses torch).
 Everything looks through one MNIST classifier (``classifier.py``, numpy
 inference): FID, KID and precision/recall/density/coverage on its 128-d
 penultimate features; the classifier score, class coverage and label accuracy

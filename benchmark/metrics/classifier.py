@@ -1,6 +1,6 @@
 """The MNIST classifier that every sample-quality metric looks through, in numpy alone.
 
-A LeNet-like CNN trained by ``python -m benchmark.metrics.train_classifier``
+A LeNet-like CNN trained by ``python -m torch_impl.train_classifier``
 (PyTorch, CPU, seeded); its weights live beside this file in
 ``mnist_classifier.npz``. BatchNorm is folded into the convolutions when the
 weights are exported, so inference here is two convolutions (im2col + one
@@ -128,7 +128,7 @@ def load_classifier(path: str | Path = WEIGHTS_PATH) -> Classifier:
     if not path.is_file():
         raise FileNotFoundError(
             f"classifier weights {path} not found; train them with "
-            "`python -m benchmark.metrics.train_classifier`"
+            "`python -m torch_impl.train_classifier`"
         )
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()

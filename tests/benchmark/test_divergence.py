@@ -9,7 +9,7 @@ import pytest
 
 from benchmark.divergence import (NETWORKS, SKETCH_SIZE, CountSketch, Trace, Tracer, compare,
                                   first_step_beyond, trace_steps)
-from benchmark.driver import Seeds, train
+from benchmark.driver import Hooks, Seeds, train
 from benchmark.registry import create_runner
 from benchmark.report.divergence import TwinPair, divergence_section
 from benchmark.runner import RunnerOptions
@@ -63,7 +63,7 @@ def test_a_trace_survives_saving_and_a_resume(tmp_path, mnist_train):
     runner = create_runner("torch", spec, RunnerOptions())
     runner.import_weights(initial_weights(spec, Seeds.from_seed(cfg.seed).init))
     tracer = Tracer.for_run(spec, 30, Seeds.from_seed(cfg.seed).quality)
-    train(runner, spec, cfg, images[:64], labels[:64], Seeds.from_seed(cfg.seed), trace=tracer)
+    train(runner, spec, cfg, images[:64], labels[:64], Seeds.from_seed(cfg.seed), hooks=Hooks(trace=tracer))
     trace = tracer.trace
     assert trace.steps == [0, 1, 2, 4, 8]
     assert all(d.shape == (30,) for d in trace.digits)

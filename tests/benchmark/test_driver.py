@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.config import RunConfig
-from benchmark.driver import Seeds, epoch_batches, probe_steps, train
+from benchmark.driver import Hooks, Seeds, epoch_batches, probe_steps, train
 from benchmark.progress import Progress
 from benchmark.runner import RunnerOptions
 from benchmark.specs import OptimizerSpec, get_spec
@@ -67,7 +67,7 @@ def _train_torch(spec, cfg, images, quality=None):
     runner = torch_runner.TorchRunner(spec, RunnerOptions())
     runner.import_weights(initial_weights(spec, seeds.init))
     return train(runner, spec, cfg, images, np.arange(len(images)) % 10, seeds,
-                 progress=Progress(cfg.name, stream=io.StringIO()), quality=quality)
+                 progress=Progress(cfg.name, stream=io.StringIO()), hooks=Hooks(quality=quality))
 
 
 def test_same_seed_gives_the_same_loss_curve(mnist_train):

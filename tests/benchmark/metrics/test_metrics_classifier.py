@@ -82,7 +82,7 @@ def test_export_folds_batchnorm_into_the_numpy_weights(mnist_test):
     """The training script's model (BatchNorm with non-trivial statistics) and its
     export give the same logits: folding, kernel layout and flatten order."""
     torch = pytest.importorskip("torch")
-    from benchmark.metrics.train_classifier import LeNet, export_weights
+    from torch_impl.train_classifier import LeNet, export_weights
 
     torch.manual_seed(0)
     model = LeNet()

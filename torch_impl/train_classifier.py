@@ -1,6 +1,6 @@
 """Train the MNIST classifier behind the sample-quality metrics; write its numpy weights.
 
-    python -m benchmark.metrics.train_classifier [--data-dir DIR] [--epochs 10] [--seed 0]
+    python -m torch_impl.train_classifier [--data-dir DIR] [--epochs 10] [--seed 0]
 
 PyTorch on the CPU, seeded, deterministic algorithms, ``--threads`` threads (2
 by default): the same seed, torch version and machine give the same weights.
@@ -11,7 +11,8 @@ BatchNorm-folded weights in the canonical layout that
 ``benchmark.metrics.classifier`` reads, and a JSON metadata entry with the
 test accuracy of the numpy path and the largest torch-vs-numpy logit gap.
 
-This is the only module of ``benchmark.metrics`` that imports torch.
+It lives in torch_impl/ because it is a PyTorch program: ``benchmark.metrics``
+reads only its numpy output and imports no framework.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def train(args: argparse.Namespace) -> int:
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "mnist_sha256": SHA256,
-        "command": "python -m benchmark.metrics.train_classifier " + " ".join(sys.argv[1:]),
+        "command": "python -m torch_impl.train_classifier " + " ".join(sys.argv[1:]),
     }
     write_npz(Path(args.out), **arrays, **{META_KEY: np.array(json.dumps(meta, sort_keys=True))})
     print(f"wrote {args.out}")
