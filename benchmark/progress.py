@@ -11,14 +11,14 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from benchmark.metrics.table import IN_PROGRESS
+
 BAR_WIDTH = 24
 REDRAW_S = 0.25  # a terminal line redrawn more often only costs time
 
 
 # The scores a quality probe prints: FID and KID always, precision and recall
 # where the evaluator has them (MNIST's classifier; not FID on Inception).
-PROGRESS_SCORES = (("fid", "FID", ".2f"), ("kid_mean", "KID", ".4f"), ("precision", "precision", ".3f"),
-                   ("recall", "recall", ".3f"))
 
 
 class Progress:
@@ -77,7 +77,7 @@ class Progress:
         """A quality probe's scores after `step` (`index` within the epoch)."""
         if self.tensorboard:
             self.tensorboard.quality(step, scores)
-        shown = ", ".join(f"{label} {scores[key]:{fmt}}" for key, label, fmt in PROGRESS_SCORES if key in scores)
+        shown = ", ".join(f"{m.progress} {scores[m.key]:{m.fmt}}" for m in IN_PROGRESS if m.key in scores)
         reason = scores.get("inception_reason")  # on Inception, without its weights: NaN, and why
         self.message(f"epoch {epoch + 1} step {index + 1}/{steps}: {shown}"
                      + (f" (no FID/KID: {reason.split('. ')[0]})" if reason else ""))

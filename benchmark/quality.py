@@ -15,11 +15,11 @@ import numpy as np
 
 from benchmark.io import user_cache, write_npy
 from benchmark.metrics import evaluate, reference_stats
+from benchmark.metrics.table import INCEPTION, keys_of
 from benchmark.runner import Runner
 from benchmark.specs import GANSpec
 
 GENERATE_CHUNK = 1000  # samples per generator call: bounded memory on any device
-INCEPTION = "inception"  # a quality record's "features" on data other than MNIST
 
 
 class QualityProbe:
@@ -66,11 +66,11 @@ class InceptionProbe:
         self.real_path = saved_real_subset(real_images, count) if self.weights else None
 
     def __call__(self, runner: Runner) -> dict[str, float]:
-        from benchmark.metrics.inception import SCORE_KEYS, score_in_subprocess
+        from benchmark.metrics.inception import score_in_subprocess
 
         record = {"num_samples": len(self.noise), "features": INCEPTION}
         if self.weights is None:
-            return {**record, **dict.fromkeys(SCORE_KEYS, float("nan")), "inception_reason": self.reason}
+            return {**record, **dict.fromkeys(keys_of(INCEPTION), float("nan")), "inception_reason": self.reason}
         scores = score_in_subprocess(generate_all(runner, self.noise, self.labels), self.real_path, self.weights, download=False,
                                      threads=self.threads, device=self.device)
         return {**record, **scores}

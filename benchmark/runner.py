@@ -19,7 +19,8 @@ import numpy as np
 
 from benchmark.frameworks import PRECISIONS
 from benchmark.specs import GANSpec
-from benchmark.weights import Weights
+from benchmark.specs.layers import NetSpec
+from benchmark.weights import Weights, check_weights
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,16 @@ class Runner(abc.ABC):
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         """D(images) logits in inference mode: (N, 1). A conditional D reads `labels`."""
 
+    def _checked_labels(self, labels: np.ndarray | None, n: int) -> np.ndarray | None:
+        """The class labels `generate` and `discriminate` pass on: (n,) int64
+        for a conditional model (ValueError unless there is one per sample),
+        None for the others, which ignore them."""
+        if not self.spec.conditional:
+            return None
+        if labels is None or len(labels) != n:
+            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
+        return np.asarray(labels, np.int64)
+
     @abc.abstractmethod
     def export_weights(self) -> Weights:
         """Every weight and BatchNorm statistic, canonical layout."""
@@ -153,13 +164,28 @@ class Runner(abc.ABC):
     def import_weights(self, weights: Weights) -> None:
         """Sets every weight and BatchNorm statistic from canonical arrays."""
 
-    @abc.abstractmethod
     def save(self, directory: Path) -> None:
-        """Writes weights and optimizer state under `directory`."""
+        """Writes weights (canonical, `weights.npz`) and optimizer state under `directory`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "weights.npz", **self.export_weights())
+        self._save_optimizers(directory)
+
+    def load(self, directory: Path) -> None:
+        """Restores what `save` wrote: the weights first, which a runner needs
+        before its optimizer state (JAX's state is made by `import_weights`)."""
+        with np.load(directory / "weights.npz") as archive:
+            self.import_weights(dict(archive))
+        self._load_optimizers(directory)
 
     @abc.abstractmethod
-    def load(self, directory: Path) -> None:
-        """Restores what `save` wrote."""
+    def _save_optimizers(self, directory: Path) -> None:
+        """Writes both optimizers' state (torch: and its loss scales) in the
+        framework's own format under the existing `directory`."""
+
+    @abc.abstractmethod
+    def _load_optimizers(self, directory: Path) -> None:
+        """Restores what `_save_optimizers` wrote, into optimizers whose
+        weights `load` has already set."""
 
     @abc.abstractmethod
     def parameter_counts(self) -> dict[str, int]:
@@ -178,3 +204,34 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def environment(self) -> dict[str, str]:
         """Framework version and the device actually used."""
+
+
+class StatefulRunner(Runner):
+    """A runner whose networks are stateful objects holding their own weights,
+    `self.generator` and `self.discriminator` (a torch nn.Module, a Keras
+    Model), converted one at a time by its twin's `weights.export_network` and
+    `import_network`: the torch and tf runners. (JAX's weights are one pytree
+    of the whole training state: `JaxRunner` implements the methods itself.)
+    """
+
+    generator: Any
+    discriminator: Any
+
+    @staticmethod
+    @abc.abstractmethod
+    def _export_network(net: NetSpec, network: Any) -> Weights:
+        """`network`'s weights and statistics, canonical arrays keyed by `net`'s names."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _import_network(net: NetSpec, network: Any, weights: Weights) -> None:
+        """Sets `network`'s weights and statistics from canonical `weights`."""
+
+    def export_weights(self) -> Weights:
+        return {**self._export_network(self.spec.generator, self.generator),
+                **self._export_network(self.spec.discriminator, self.discriminator)}
+
+    def import_weights(self, weights: Weights) -> None:
+        check_weights(self.spec, weights)
+        self._import_network(self.spec.generator, self.generator, weights)
+        self._import_network(self.spec.discriminator, self.discriminator, weights)

@@ -24,14 +24,12 @@ from types import ModuleType
 import numpy as np
 
 from benchmark.grid import tile_uint8
+from benchmark.metrics.table import TAGGED
 
 STEP_TAGS = {"d_loss": "loss/d", "g_loss": "loss/g"}
 SPEED_TAG = "speed/images_per_s"
-# evaluator key (benchmark.metrics.METRIC_KEYS) -> tag; label_accuracy only for a conditional model
-QUALITY_TAGS = {"fid": "quality/fid", "kid_mean": "quality/kid", "precision": "quality/precision",
-                "recall": "quality/recall", "density": "quality/density", "coverage": "quality/coverage",
-                "classes_covered": "quality/classes_covered", "classifier_score": "quality/classifier_score",
-                "label_accuracy": "quality/label_accuracy"}
+# quality record key -> tag, from benchmark.metrics.table; label_accuracy only for a conditional model
+QUALITY_TAGS = {metric.key: metric.tag for metric in TAGGED}
 SAMPLES_TAG = "samples"
 
 

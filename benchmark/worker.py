@@ -33,6 +33,7 @@ from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Hooks, Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
 from benchmark.grid import grid_columns
+from benchmark.metrics.table import IN_PROGRESS
 from benchmark.progress import Progress
 from benchmark.quality import InceptionProbe, QualityProbe
 from benchmark.registry import create_native_input, create_runner
@@ -276,8 +277,9 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
 
 
 def unscored(runner: Runner) -> dict[str, float]:
-    """A non-writing rank's quality probe: rank 0 scores the same weights."""
-    return dict.fromkeys(("fid", "kid_mean", "precision", "recall"), float("nan"))
+    """A non-writing rank's quality probe: rank 0 scores the same weights. NaN
+    for what the probe's progress line shows (benchmark.metrics.table.IN_PROGRESS)."""
+    return dict.fromkeys((metric.key for metric in IN_PROGRESS), float("nan"))
 
 
 def data_parallel(config: RunConfig, process: distributed.Process) -> dict | None:

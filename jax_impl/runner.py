@@ -255,11 +255,8 @@ class JaxRunner(Runner):
     # -- inference --------------------------------------------------------------------------
 
     def _labels(self, labels: np.ndarray | None, n: int) -> jax.Array | None:
-        if not self.spec.conditional:
-            return None
-        if labels is None or len(labels) != n:
-            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
-        return jnp.asarray(np.asarray(labels, np.int32))
+        labels = self._checked_labels(labels, n)
+        return None if labels is None else jnp.asarray(labels.astype(np.int32))
 
     @_scoped
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
@@ -291,16 +288,12 @@ class JaxRunner(Runner):
             g_opt, d_opt = self.state.g_opt, self.state.d_opt
         self.state = TrainState(g_params, g_state, d_params, d_state, g_opt, d_opt)
 
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "weights.npz", **self.export_weights())
+    def _save_optimizers(self, directory: Path) -> None:
         with self._scope():
             leaves = jax.tree.leaves((self.state.g_opt, self.state.d_opt))
             np.savez(directory / "optimizers.npz", *[np.array(leaf) for leaf in leaves])
 
-    def load(self, directory: Path) -> None:
-        with np.load(directory / "weights.npz") as archive:
-            self.import_weights(dict(archive))
+    def _load_optimizers(self, directory: Path) -> None:
         with self._scope(), np.load(directory / "optimizers.npz") as archive:
             structure = jax.tree.structure((self.state.g_opt, self.state.d_opt))
             leaves = [jnp.asarray(archive[f"arr_{i}"]) for i in range(len(archive.files))]

@@ -9,9 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmark.peak import matmul_gflops
-from benchmark.runner import Runner, RunnerOptions, StepInputs
+from benchmark.runner import RunnerOptions, StatefulRunner, StepInputs
 from benchmark.specs import GANSpec
-from benchmark.weights import Weights, check_weights
 from tf_impl.losses import LOSSES, gradient_penalty
 from tf_impl.nets import build_network
 from tf_impl.optim import build_optimizer
@@ -38,9 +37,11 @@ def configure_tensorflow(options: RunnerOptions) -> None:
         pass  # TF already initialised in this process (tests that build several runners)
 
 
-class TFRunner(Runner):
+class TFRunner(StatefulRunner):
     framework = "tf"
     modes = ("eager", "function", "xla")
+    _export_network = staticmethod(export_network)
+    _import_network = staticmethod(import_network)
 
     def __init__(self, spec: GANSpec, options: RunnerOptions) -> None:
         super().__init__(spec, options)
@@ -163,11 +164,8 @@ class TFRunner(Runner):
         return g_loss
 
     def _labels(self, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
-        if not self.spec.conditional:
-            return None
-        if labels is None or len(labels) != n:
-            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
-        return tf.constant(np.asarray(labels, np.int64))
+        labels = self._checked_labels(labels, n)
+        return None if labels is None else tf.constant(labels)
 
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         with tf.device(self.device):
@@ -179,26 +177,13 @@ class TFRunner(Runner):
             return self._discriminate(tf.constant(images, self.options.dtype),
                                       self._labels(labels, len(images)), training=False).numpy()
 
-    def export_weights(self) -> Weights:
-        return {**export_network(self.spec.generator, self.generator),
-                **export_network(self.spec.discriminator, self.discriminator)}
-
-    def import_weights(self, weights: Weights) -> None:
-        check_weights(self.spec, weights)
-        import_network(self.spec.generator, self.generator, weights)
-        import_network(self.spec.discriminator, self.discriminator, weights)
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "weights.npz", **self.export_weights())
+    def _save_optimizers(self, directory: Path) -> None:
         slots = {f"{name}/{i}": v.numpy()
                  for name, opt in (("g", self.g_optimizer), ("d", self.d_optimizer))
                  for i, v in enumerate(opt.variables)}
         np.savez(directory / "optimizers.npz", **slots)
 
-    def load(self, directory: Path) -> None:
-        with np.load(directory / "weights.npz") as archive:
-            self.import_weights(dict(archive))
+    def _load_optimizers(self, directory: Path) -> None:
         with np.load(directory / "optimizers.npz") as slots:
             for name, opt in (("g", self.g_optimizer), ("d", self.d_optimizer)):
                 for i, v in enumerate(opt.variables):

@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from benchmark.peak import matmul_gflops
-from benchmark.runner import Runner, RunnerOptions, StepInputs
+from benchmark.runner import RunnerOptions, StatefulRunner, StepInputs
 from benchmark.specs import GANSpec
-from benchmark.weights import Weights, check_weights
 from torch_impl.losses import LOSSES, gradient_penalty
 from torch_impl.nets import build_network
 from torch_impl.optim import build_optimizer
@@ -22,9 +21,11 @@ from torch_impl.weights import export_network, import_network
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class TorchRunner(Runner):
+class TorchRunner(StatefulRunner):
     framework = "torch"
     modes = ("eager", "compile")
+    _export_network = staticmethod(export_network)
+    _import_network = staticmethod(import_network)
 
     def __init__(self, spec: GANSpec, options: RunnerOptions) -> None:
         super().__init__(spec, options)
@@ -154,11 +155,8 @@ class TorchRunner(Runner):
         return images.view(n_critic, batch, *images.shape[1:]), labels.view(n_critic, batch)
 
     def _labels(self, labels: np.ndarray | None, n: int) -> torch.Tensor | None:
-        if not self.spec.conditional:
-            return None
-        if labels is None or len(labels) != n:
-            raise ValueError(f"{self.spec.name} is conditional: pass one label per sample ({n})")
-        return torch.from_numpy(np.asarray(labels, np.int64)).to(self.device)
+        labels = self._checked_labels(labels, n)
+        return None if labels is None else torch.from_numpy(labels).to(self.device)
 
     @torch.no_grad()
     def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
@@ -176,25 +174,12 @@ class TorchRunner(Runner):
             logits = self.discriminator(nchw, self._labels(labels, len(images)))
         return logits.to(self.dtype).cpu().numpy()
 
-    def export_weights(self) -> Weights:
-        return {**export_network(self.spec.generator, self.generator),
-                **export_network(self.spec.discriminator, self.discriminator)}
-
-    def import_weights(self, weights: Weights) -> None:
-        check_weights(self.spec, weights)
-        import_network(self.spec.generator, self.generator, weights)
-        import_network(self.spec.discriminator, self.discriminator, weights)
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "weights.npz", **self.export_weights())
+    def _save_optimizers(self, directory: Path) -> None:
         torch.save({"g": self.g_optimizer.state_dict(), "d": self.d_optimizer.state_dict(),
                     "g_scaler": self.g_scaler.state_dict(), "d_scaler": self.d_scaler.state_dict()},
                    directory / "optimizers.pt")
 
-    def load(self, directory: Path) -> None:
-        with np.load(directory / "weights.npz") as archive:
-            self.import_weights(dict(archive))
+    def _load_optimizers(self, directory: Path) -> None:
         state = torch.load(directory / "optimizers.pt", map_location=self.device)
         self.g_optimizer.load_state_dict(state["g"])
         self.d_optimizer.load_state_dict(state["d"])

@@ -22,9 +22,10 @@ from scipy import ndimage
 from benchmark.data import load_mnist
 from benchmark.metrics import evaluate, load_classifier, reference_stats
 from benchmark.metrics.classifier import features_and_logits
+from benchmark.metrics.table import METRICS
 
-SHOWN = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "classifier_score",
-         "classes_covered", "class_tv_distance")
+# The scores with a direction (benchmark.metrics.table), label accuracy aside.
+SHOWN = tuple(m.key for m in METRICS if m.direction and not m.conditional)
 
 
 def gaussian_noise(images: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:

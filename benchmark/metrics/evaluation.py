@@ -8,28 +8,16 @@ from benchmark.metrics import classes
 from benchmark.metrics.classifier import load_classifier
 from benchmark.metrics.distances import frechet_distance, gaussian_stats, kid, knn_radii, prdc
 from benchmark.metrics.reference import ReferenceStats, reference_stats
+from benchmark.metrics.table import CLASSIFIER, LOWER, METRICS, keys_of
 
 __all__ = ["METRIC_KEYS", "LOWER_IS_BETTER", "MIN_SAMPLES", "evaluate", "evaluate_features"]
 
-# Keys of evaluate()'s result, in order; label_accuracy only with requested_labels.
-METRIC_KEYS: tuple[str, ...] = (
-    "num_samples",
-    "fid",
-    "kid_mean",
-    "kid_std",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "classifier_score",
-    "classes_covered",
-    "class_tv_distance",
-    *(f"class_share_{digit}" for digit in range(10)),
-    "label_accuracy",
-)
-# The quality metrics where a smaller value is better; for the others larger is
-# better (density: closest to 1). num_samples, kid_std and class_share_* are facts.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"fid", "kid_mean", "class_tv_distance"})
+# Keys of evaluate()'s result, in order (benchmark.metrics.table has what each
+# one is); label_accuracy only with requested_labels.
+METRIC_KEYS: tuple[str, ...] = keys_of(CLASSIFIER)
+# The quality metrics where a smaller value is better; for the others see each
+# metric's direction (density: closest to 1; num_samples, kid_std and class_share_* are facts).
+LOWER_IS_BETTER: frozenset[str] = frozenset(metric.key for metric in METRICS if metric.direction == LOWER)
 
 # PRDC compares equally many real and generated samples, at most this many, so
 # that values are comparable between runs that generate 10k or more.

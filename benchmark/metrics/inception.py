@@ -45,6 +45,7 @@ from PIL import Image
 
 from benchmark.io import user_cache, write_json, write_npz
 from benchmark.metrics.distances import frechet_distance, gaussian_stats, kid
+from benchmark.metrics.table import INCEPTION, keys_of
 
 __all__ = [
     "WEIGHTS_ENV", "WEIGHTS_FILES", "WEIGHTS_URLS", "WEIGHTS_SHA256_PREFIX", "INPUT_SIZE", "FEATURE_DIM",
@@ -66,7 +67,7 @@ FEATURE_DIM = 2048
 BATCH_SIZE = 50  # pytorch-fid's default; 50 x 299 x 299 x 3 float32 is 54 MB
 # Bump when the preparation or the statistics change: cached real statistics are then recomputed.
 REAL_STATS_VERSION = 1
-SCORE_KEYS = ("fid", "kid_mean", "kid_std")
+SCORE_KEYS = keys_of(INCEPTION)  # fid, kid_mean, kid_std
 
 
 class InceptionWeightsError(RuntimeError):

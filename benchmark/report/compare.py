@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.io import write_text
+from benchmark.report.markdown import MISSING, fmt_loss, fmt_rate, markdown_table, model_title
 from benchmark.report.results import Suite, load_suite
+from benchmark.report.speed import contenders
 from benchmark.report.stats import bootstrap_speed_ratio
-from benchmark.report.tables import MISSING, contenders, fmt_loss, fmt_rate, markdown_table, model_title
 
 
 def comparison_markdown(a: Suite, b: Suite) -> str:

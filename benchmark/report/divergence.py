@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 
 from benchmark.divergence import TRACE_FILE, Divergence, Trace, compare, first_step_beyond
+from benchmark.report.markdown import MISSING, markdown_table
 from benchmark.report.paired import framework_pairs
 from benchmark.report.results import Run
-from benchmark.report.tables import MISSING, markdown_table
 
 THRESHOLDS = (0.01, 0.1)  # relative distances the table times: 1% apart, 10% apart
 
@@ -84,7 +84,7 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
              for p in pairs if not p.rounding and p.divergence.steps[0] == 0]
     apart = sum(1 for d in start if d != 0)
     identical = ("" if not start else
-                 f"At step 0 the frameworks' twins are identical (distance 0) at every seed. " if not apart else
+                 "At step 0 the frameworks' twins are identical (distance 0) at every seed. " if not apart else
                  f"**At step 0 the frameworks' twins differ at {apart} of {len(start)} seeds**: "
                  "they did not start from the same weights. ")
     if any(p.rounding for p in pairs):

@@ -15,9 +15,10 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from benchmark.report.markdown import MISSING, markdown_table
 from benchmark.report.results import Run, Suite, finite
+from benchmark.report.sample_quality import quality_of
 from benchmark.report.seeds import PairedVerdict, holm, paired_verdict
-from benchmark.report.tables import MISSING, markdown_table, quality_of
 
 METRIC = "fid"
 MIN_PAIRS = 2  # fewer: the one-run summary stands

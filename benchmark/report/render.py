@@ -19,18 +19,21 @@ from typing import Sequence
 
 from benchmark.grid import grid_columns
 from benchmark.io import write_bytes, write_text
+from benchmark.metrics.table import INCEPTION
 from benchmark.report.divergence import TwinPair, divergence_section, twin_pairs
+from benchmark.report.markdown import MISSING, fmt_duration, model_title
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.seeds import PairedVerdict
 from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
                                     quality_figure, samples_figure, save_png, throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
+from benchmark.report.runs_csv import runs_csv
+from benchmark.report.sample_quality import (UNLEARNED_RECALL, inception_missing, inception_missing_note,
+                                             inception_scored, quality_table, unlearned_note)
 from benchmark.report.scaling import scaling_lines, scaling_section
-from benchmark.report.tables import (MISSING, UNLEARNED_RECALL, calibration_table, config_table,
-                                     contenders, fmt_duration, inception_missing, inception_missing_note,
-                                     inception_scored, matmul_peaks, model_table, model_title, modes_sentence,
-                                     pipeline_note, precision_note, primary_batch_size, quality_table,
-                                     runs_csv, summary_table, unlearned_note)
+from benchmark.report.speed import contenders, primary_batch_size
+from benchmark.report.tables import (calibration_table, config_table, matmul_peaks, model_table, modes_sentence,
+                                     pipeline_note, precision_note, summary_table)
 
 # model -> the Markdown image links of its figures (paths relative to RUN_DIR);
 # SCALING -> those of the data-parallel section
@@ -65,7 +68,7 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
             save_png(loss_figure(title, curves, colors), run_dir / path)
             links[model].append(f"![{title} loss curves]({path})")
         speed = contenders(runs)
-        batch = primary_batch_size(runs)
+        batch = primary_batch_size(runs, suite.profile_batch_size)
         bars = {c.label: c.throughput() for c in speed if c.batch_size == batch}
         if bars:
             path = f"figures/throughput_{_slug(model)}.png"
@@ -183,7 +186,7 @@ def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> s
     paired = {model: summary_cells(v) for model, v in verdicts.items()}
     seeds_note = ("*With --seeds*, the quality columns give the paired verdict over seeds (see each "
                   "model's \"Sample quality across seeds\"). " if paired else "")
-    inception = suite.settings.get("quality_features") == "inception" or inception_scored(suite.runs)
+    inception = suite.settings.get("quality_features") == INCEPTION or inception_scored(suite.runs)
     # The suite's own search (with its download attempt) says best where the weights were looked for.
     missing = inception_missing(suite.runs) and (suite.settings.get("inception_reason")
                                                  or inception_missing(suite.runs))

@@ -184,6 +184,13 @@ class Suite:
     def environment(self) -> dict[str, Any]:
         return self.summary.get("environment") or {}
 
+    @property
+    def profile_batch_size(self) -> int | None:
+        """The profile's batch size as the suite ran it (results.json's
+        suite.profile_settings); None for results written before it was recorded."""
+        size = (self.settings.get("profile_settings") or {}).get("batch_size")
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
     def runs_of(self, model: str) -> list[Run]:
         return [run for run in self.runs if run.model == model]
 

@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from benchmark.report.results import Run, Suite
-from benchmark.report.tables import MISSING, contenders, fmt_ms, fmt_rate, markdown_table, model_title
+from benchmark.report.markdown import MISSING, fmt_ms, fmt_rate, markdown_table, model_title
+from benchmark.report.speed import contenders
 
 
 def has_replicas(suite: Suite) -> bool:

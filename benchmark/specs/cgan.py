@@ -12,6 +12,8 @@ asked for (`StepInputs.fake_labels`). Loss and optimizers are DCGAN's. Any
 image shape DCGAN takes, for data that has class labels.
 """
 
+from dataclasses import replace
+
 from benchmark.specs.dcgan import (
     IMAGE_SHAPE, ImageShape, dcgan, dcgan_discriminator, dcgan_generator, sized_title,
 )
@@ -25,19 +27,14 @@ def cgan(image_shape: ImageShape = IMAGE_SHAPE, num_classes: int = NUM_CLASSES) 
     (28x28x1, 10 classes: `CGAN`)."""
     if num_classes < 2:
         raise ValueError(f"cgan needs data with class labels (2 or more classes), not {num_classes}")
-    base = dcgan(image_shape)
     title = "Conditional DCGAN" + ("" if num_classes == NUM_CLASSES else f" ({num_classes} classes)")
-    return GANSpec(
+    return replace(
+        dcgan(image_shape),
         name="cgan",
         title=sized_title(title, image_shape),
         paper="Mirza, Osindero 2014, arXiv:1411.1784",
-        latent_dim=base.latent_dim,
-        image_shape=base.image_shape,
         generator=dcgan_generator(image_shape, num_classes=num_classes),
         discriminator=dcgan_discriminator(image_shape, num_classes=num_classes),
-        loss="bce",
-        d_optimizer=base.d_optimizer,
-        g_optimizer=base.g_optimizer,
         num_classes=num_classes,
     )
 

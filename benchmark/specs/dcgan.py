@@ -138,6 +138,7 @@ DISCRIMINATOR = dcgan_discriminator()
 
 def dcgan(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
     """DCGAN for images of `image_shape` (28x28x1: `DCGAN`)."""
+    adam = OptimizerSpec("adam", lr=2e-4, beta1=0.5, beta2=0.999)  # G's and D's
     return GANSpec(
         name="dcgan",
         title=sized_title("DCGAN", image_shape),
@@ -147,8 +148,8 @@ def dcgan(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
         generator=dcgan_generator(image_shape),
         discriminator=dcgan_discriminator(image_shape),
         loss="bce",
-        d_optimizer=OptimizerSpec("adam", lr=2e-4, beta1=0.5, beta2=0.999),
-        g_optimizer=OptimizerSpec("adam", lr=2e-4, beta1=0.5, beta2=0.999),
+        d_optimizer=adam,
+        g_optimizer=adam,
     )
 
 

@@ -11,20 +11,21 @@ rule: Adam(beta1 0, beta2 0.9) with D at 4e-4 and G at 1e-4, one D step per G
 step.
 """
 
+from dataclasses import replace
+
 from benchmark.specs.dcgan import (
-    IMAGE_SHAPE, LATENT_DIM, ImageShape, dcgan_discriminator, dcgan_generator, sized_title,
+    IMAGE_SHAPE, ImageShape, dcgan, dcgan_discriminator, dcgan_generator, sized_title,
 )
 from benchmark.specs.gan import GANSpec, OptimizerSpec
 
 
 def sagan(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
     """SAGAN for images of `image_shape` (28x28x1: `SAGAN`)."""
-    return GANSpec(
+    return replace(
+        dcgan(image_shape),
         name="sagan",
         title=sized_title("SAGAN (self-attention)", image_shape),
         paper="Zhang, Goodfellow, Metaxas, Odena 2018, arXiv:1805.08318",
-        latent_dim=LATENT_DIM,
-        image_shape=tuple(image_shape),
         generator=dcgan_generator(image_shape, spectral_norm=True, attention=True),
         discriminator=dcgan_discriminator(image_shape, batchnorm=False, spectral_norm=True,
                                           attention=True),

@@ -10,24 +10,21 @@ is DCGAN's Adam(2e-4, beta1 0.5, beta2 0.999), 1 D step per G step. G is
 DCGAN's, BatchNorm kept. Any image shape DCGAN takes.
 """
 
+from dataclasses import replace
+
 from benchmark.specs.dcgan import IMAGE_SHAPE, ImageShape, dcgan, dcgan_discriminator, sized_title
 from benchmark.specs.gan import GANSpec
 
 
 def sn_dcgan(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
     """SN-DCGAN for images of `image_shape` (28x28x1: `SN_DCGAN`)."""
-    base = dcgan(image_shape)
-    return GANSpec(
+    return replace(
+        dcgan(image_shape),
         name="sn_dcgan",
         title=sized_title("SN-DCGAN (spectral norm)", image_shape),
         paper="Miyato et al. 2018, arXiv:1802.05957",
-        latent_dim=base.latent_dim,
-        image_shape=base.image_shape,
-        generator=base.generator,
         discriminator=dcgan_discriminator(image_shape, batchnorm=False, spectral_norm=True),
         loss="hinge",
-        d_optimizer=base.d_optimizer,
-        g_optimizer=base.g_optimizer,
     )
 
 

@@ -14,6 +14,7 @@ layer alone has 12.6M weights). It is a baseline, not a face generator.
 """
 
 import math
+from dataclasses import replace
 
 from benchmark.specs.dcgan import (
     DCGAN, IMAGE_SHAPE, LATENT_DIM, ImageShape, check_image_shape, sized_title,
@@ -56,17 +57,15 @@ def vanilla(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
             Dense("logit", 256, 1),
         ),
     )
-    return GANSpec(
+    # DCGAN's loss (this paper's) and optimizers (the DCGAN paper's Adam(2e-4, beta1 0.5))
+    return replace(
+        DCGAN,
         name="vanilla",
         title=sized_title("GAN (MLP)", image_shape),
         paper="Goodfellow et al. 2014, arXiv:1406.2661",
-        latent_dim=LATENT_DIM,
         image_shape=image_shape,
         generator=generator,
         discriminator=discriminator,
-        loss="bce",
-        d_optimizer=DCGAN.d_optimizer,  # the DCGAN paper's Adam(2e-4, beta1 0.5)
-        g_optimizer=DCGAN.g_optimizer,
     )
 
 

@@ -8,25 +8,23 @@ critic update. The paper's own LSUN critic is the DCGAN discriminator with
 BatchNorm, as here.
 """
 
-from benchmark.specs.dcgan import (
-    IMAGE_SHAPE, LATENT_DIM, ImageShape, dcgan_discriminator, dcgan_generator, sized_title,
-)
+from dataclasses import replace
+
+from benchmark.specs.dcgan import IMAGE_SHAPE, ImageShape, dcgan, sized_title
 from benchmark.specs.gan import GANSpec, OptimizerSpec
 
 
 def wgan(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
     """WGAN for images of `image_shape` (28x28x1: `WGAN`)."""
-    return GANSpec(
+    rmsprop = OptimizerSpec("rmsprop", lr=5e-5, alpha=0.99, eps=1e-8)  # G's and D's
+    return replace(
+        dcgan(image_shape),
         name="wgan",
         title=sized_title("WGAN (weight clipping)", image_shape),
         paper="Arjovsky, Chintala, Bottou 2017, arXiv:1701.07875",
-        latent_dim=LATENT_DIM,
-        image_shape=tuple(image_shape),
-        generator=dcgan_generator(image_shape),
-        discriminator=dcgan_discriminator(image_shape),
         loss="wasserstein",
-        d_optimizer=OptimizerSpec("rmsprop", lr=5e-5, alpha=0.99, eps=1e-8),
-        g_optimizer=OptimizerSpec("rmsprop", lr=5e-5, alpha=0.99, eps=1e-8),
+        d_optimizer=rmsprop,
+        g_optimizer=rmsprop,
         n_critic=5,
         clip_value=0.01,
     )

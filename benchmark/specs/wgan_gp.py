@@ -13,25 +13,24 @@ critic (it uses layer norm or none). G is DCGAN's, BatchNorm kept. Any image
 shape DCGAN takes.
 """
 
-from benchmark.specs.dcgan import (
-    IMAGE_SHAPE, LATENT_DIM, ImageShape, dcgan_discriminator, dcgan_generator, sized_title,
-)
+from dataclasses import replace
+
+from benchmark.specs.dcgan import IMAGE_SHAPE, ImageShape, dcgan, dcgan_discriminator, sized_title
 from benchmark.specs.gan import GANSpec, OptimizerSpec
 
 
 def wgan_gp(image_shape: ImageShape = IMAGE_SHAPE) -> GANSpec:
     """WGAN-GP for images of `image_shape` (28x28x1: `WGAN_GP`)."""
-    return GANSpec(
+    adam = OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9)  # G's and D's
+    return replace(
+        dcgan(image_shape),
         name="wgan_gp",
         title=sized_title("WGAN-GP", image_shape),
         paper="Gulrajani et al. 2017, arXiv:1704.00028",
-        latent_dim=LATENT_DIM,
-        image_shape=tuple(image_shape),
-        generator=dcgan_generator(image_shape),
         discriminator=dcgan_discriminator(image_shape, batchnorm=False),
         loss="wasserstein",
-        d_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
-        g_optimizer=OptimizerSpec("adam", lr=1e-4, beta1=0.0, beta2=0.9),
+        d_optimizer=adam,
+        g_optimizer=adam,
         n_critic=5,
         gradient_penalty=10.0,
     )

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from benchmark.metrics import inception
-from benchmark.quality import INCEPTION, InceptionProbe
+from benchmark.metrics.table import INCEPTION
+from benchmark.quality import InceptionProbe
 from benchmark.specs import SPECS
 
 

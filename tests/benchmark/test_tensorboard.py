@@ -20,7 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from benchmark.grid import tile_uint8
 from benchmark.tensorboard import QUALITY_TAGS, SAMPLES_TAG, SPEED_TAG, STEP_TAGS
-from tests.benchmark.test_cli import REPO_ROOT
+from tests.benchmark.harness.test_cli import REPO_ROOT
 
 SCORES = {"num_samples": 50.0, "fid": 123.456789, "kid_mean": 0.0123456, "kid_std": 0.001, "precision": 0.5,
           "recall": 0.25, "density": 0.75, "coverage": 0.125, "classifier_score": 3.3, "classes_covered": 7.0,

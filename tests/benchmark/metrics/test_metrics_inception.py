@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from benchmark.metrics import inception
+from benchmark.metrics.table import INCEPTION, keys_of
 
 torch = pytest.importorskip("torch")
 fid_inception = pytest.importorskip("pytorch_fid.inception")
@@ -128,6 +129,8 @@ def test_fid_matches_an_independent_computation(weights_file: Path, tmp_path: Pa
     expected = calculate_frechet_distance(real_f.mean(0), np.cov(real_f, rowvar=False),
                                           fake_f.mean(0), np.cov(fake_f, rowvar=False))
     assert scores["fid"] > 0 and scores["inception_reason"] is None
+    # Its scores are the keys the metric table says the Inception scorer fills; the rest say how.
+    assert tuple(key for key in scores if not key.startswith("inception_")) == keys_of(INCEPTION)
     assert math.isclose(scores["fid"], expected, rel_tol=1e-6)
     cached = list(tmp_path.glob("inception-real-*.npz"))
     assert len(cached) == 1  # the real statistics, for the next probe

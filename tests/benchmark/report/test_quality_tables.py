@@ -4,7 +4,7 @@ the difference is noise."""
 from pathlib import Path
 
 from benchmark.report.results import Run
-from benchmark.report.tables import quality_table, quality_verdict, unlearned_note
+from benchmark.report.sample_quality import quality_table, quality_verdict, unlearned_note
 
 
 def run(framework: str, fid: float, kid: float, kid_std: float, recall: float = 0.7) -> Run:
@@ -47,7 +47,7 @@ def test_one_run_that_reaches_real_digits_lifts_the_flag():
 
 
 def test_each_scored_run_gets_the_band_its_fid_falls_in():
-    from benchmark.report.tables import FID_BANDS, fid_band
+    from benchmark.report.sample_quality import FID_BANDS, fid_band
 
     (well, _), (recognisable, _) = FID_BANDS
     assert fid_band(1.7) == fid_band(well) == "well trained"
