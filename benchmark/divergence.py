@@ -164,6 +164,10 @@ class Divergence:
     steps: np.ndarray  # (K,)
     distance: dict[str, np.ndarray]  # network -> (K,) ||a - b|| / mean(||a||, ||b||)
     same_digit: np.ndarray | None  # (K,) share of the traced samples classified alike; None: not traced
+    # (K,) the share two independent generators with these digit frequencies
+    # would classify alike by chance, sum_k p_a(k) p_b(k): 0.1 for balanced
+    # digits, 1.0 when both draw one digit only
+    chance_digit: np.ndarray | None = None
 
 
 def compare(a: Trace, b: Trace) -> Divergence:
@@ -176,10 +180,14 @@ def compare(a: Trace, b: Trace) -> Divergence:
         scale = (np.asarray(a.norms[network])[ia] + np.asarray(b.norms[network])[ib]) / 2
         distance[network] = np.linalg.norm(sa - sb, axis=1) / scale
     digits_a, digits_b = np.asarray(a.digits)[ia], np.asarray(b.digits)[ib]
-    same = None  # compared on the samples both classified: the same noise vectors
+    same = chance = None  # compared on the samples both classified: the same noise vectors
     if (n := min(digits_a.shape[1], digits_b.shape[1])) > 0:
         same = (digits_a[:, :n] == digits_b[:, :n]).mean(axis=1)
-    return Divergence(np.asarray(common, np.int64), distance, same)
+        classes = int(max(digits_a[:, :n].max(), digits_b[:, :n].max())) + 1
+        share_a, share_b = (np.stack([np.bincount(row, minlength=classes) / n for row in d[:, :n]])
+                            for d in (digits_a, digits_b))
+        chance = (share_a * share_b).sum(axis=1)
+    return Divergence(np.asarray(common, np.int64), distance, same, chance)
 
 
 def first_step_beyond(divergence: Divergence, threshold: float, network: str = "generator") -> int | None:

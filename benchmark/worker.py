@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import distributed, io, protocol
+from benchmark import distributed, io, load, protocol
 from benchmark.config import DEFAULT_DATASET, NATIVE_LOADER_WORKERS, RunConfig, spec_for
 from benchmark.data import load_dataset, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
@@ -40,7 +40,7 @@ from benchmark.registry import create_native_input, create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.weights import initial_weights, nudged_by_one_ulp
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
 CHECKPOINT = "checkpoint"
 FRAMES = "frames.npz"
 
@@ -221,7 +221,11 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     try:
         hooks = Hooks(checkpoint=checkpoint, on_frame=on_frame if process.writes else None, quality=quality,
                       trace=tracer if process.writes else None)
+        # A data-parallel rank's run is every rank: its launcher's process tree.
+        load_root = os.getppid() if process.world > 1 else None
+        before = load.sample(load_root)
         outcome = train(runner, spec, config, images, labels, seeds, progress, hooks, resume, batches)
+        machine_load = load.between(before, load.sample(load_root))
     finally:
         progress.close()
     if not process.writes:
@@ -255,6 +259,9 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
         "config": config.to_dict(),
         "environment": runner.environment(),
         "data_parallel": data_parallel(config, process),
+        # how busy the machine was while this attempt trained (benchmark.load): a
+        # contended run is shown as such and decides no speed verdict
+        "machine_load": machine_load,
         "parameter_counts": runner.parameter_counts(),
         "build_s": build_s,
         "timing": {**outcome.timing, "epoch_s": outcome.epoch_seconds,

@@ -122,7 +122,7 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
         {"seconds": measuring time, "cache": path, "method": {warmup_steps,
          rounds, max_steps, seconds_per_mode}, "entries": [
             {framework, model, precision, batch_size, device, threads, cached,
-             "modes": {mode: {images_per_s, step_ms, steps, warmup_s} | {error}},
+             "modes": {mode: {images_per_s, step_ms, round_ms, steps, warmup_s} | {error}},
              "chosen": mode, "fallback": why the reference choice was taken, or None}]}
     """
     started = time.perf_counter()
@@ -251,7 +251,7 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
     def inputs() -> StepInputs:
         return StepInputs.draw(spec, rng.integers(0, len(images), (spec.n_critic, target.batch_size)), rng)
 
-    runners, results, times = {}, {}, {}
+    runners, results, times, rounds = {}, {}, {}, {}
     for mode in framework_facts(target.framework).modes:
         try:
             runner = create_runner(target.framework, spec, RunnerOptions(
@@ -262,7 +262,7 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
             for _ in range(WARMUP_STEPS):
                 step_started = time.perf_counter()
                 runner.train_step(inputs())
-            runners[mode], times[mode] = runner, []
+            runners[mode], times[mode], rounds[mode] = runner, [], []
             results[mode] = {"warmup_s": time.perf_counter() - started,
                              "last_warmup_step_s": time.perf_counter() - step_started}
         except Exception as error:  # a mode that cannot run here is reported, not chosen
@@ -272,14 +272,19 @@ def measure(target: Target, images: np.ndarray, labels: np.ndarray) -> dict[str,
         for mode in order[round_ % len(order):] + order[:round_ % len(order)]:
             estimate = max(results[mode]["last_warmup_step_s"], 1e-4)
             steps = int(np.clip(SECONDS_PER_MODE / ROUNDS / estimate, MIN_STEPS_PER_ROUND, MAX_STEPS // ROUNDS))
+            this_round = []
             for _ in range(steps):
                 step = inputs()
                 started = time.perf_counter()
                 runners[mode].train_step(step)
-                times[mode].append(time.perf_counter() - started)
+                this_round.append(time.perf_counter() - started)
+            times[mode] += this_round
+            rounds[mode].append(float(np.median(this_round)) * 1e3)
     for mode, measured in times.items():
         median = float(np.median(measured))
-        results[mode] = {"images_per_s": per_step / median, "step_ms": median * 1e3,
+        # round_ms: each round's median step, apart; their spread is the
+        # machine's drift between rounds, which a speed verdict must exceed
+        results[mode] = {"images_per_s": per_step / median, "step_ms": median * 1e3, "round_ms": rounds[mode],
                          "steps": len(measured), "warmup_s": results[mode]["warmup_s"]}
     return results
 

@@ -199,6 +199,8 @@ def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibrati
             "profile_settings": dataclasses.asdict(PROFILES[configs[0].profile]),
             "seeds": list(dict.fromkeys(c.seed for c in configs)),
             "modes": sorted({f"{c.framework} {c.mode}" for c in configs}), "modes_chosen_by": modes_by,
+            # every mode each framework has, so that a report can say which were not run
+            "framework_modes": {f: list(framework(f).modes) for f in dict.fromkeys(args.frameworks)},
             "precisions": list(dict.fromkeys(c.precision for c in configs)),
             "devices": list(dict.fromkeys(c.devices for c in configs)),
             "sync_batchnorm": any(c.sync_batchnorm for c in configs),

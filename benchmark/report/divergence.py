@@ -74,9 +74,9 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
         rows.append([pair.label, str(pair.seed), _relative(after_one[0]) if after_one.size else MISSING,
                      *(MISSING if s is None else f"{s:,}" for s in steps_to),
                      _relative(d.distance["generator"][-1]), _relative(d.distance["discriminator"][-1]),
-                     *([MISSING if d.same_digit is None else f"{100 * d.same_digit[-1]:.1f}%"] if digits else [])])
+                     *([_agreement(d)] if digits else [])])
     table = markdown_table(["Pair", "Seed", "G apart after step 1", "Steps to 1% apart", "Steps to 10% apart",
-                            "G apart at the end", "D apart at the end", *(["Same digit at the end"] if digits else [])],
+                            "G apart at the end", "D apart at the end", *(["Same digit at the end (chance)"] if digits else [])],
                            rows, "llrrrrr" + ("r" if digits else ""))
     # The frameworks' twins import the same canonical weights: any distance at
     # step 0 is a bug in an import or export, not rounding.
@@ -95,9 +95,19 @@ def divergence_section(pairs: Sequence[TwinPair]) -> str | None:
             "network (±2%; `benchmark/divergence.py`). " +
             ("*Same digit*: the share of images, generated "
              "by both from the first vectors of the fixed quality noise, that the MNIST classifier "
-             "reads as the same digit; two unrelated generators of balanced digits agree on about 10%. "
+             "reads as the same digit; *chance*: the share two unrelated generators with these two runs' "
+             "digit frequencies would agree on, Σ p_a(k) p_b(k) (10% for balanced digits, 100% when both "
+             "draw one digit): agreement means something only well above it. "
              if digits else "") +
             "Traced at steps 0, 1, 2, 4, 8, ... and the last.")
+
+
+def _agreement(d) -> str:
+    """"97.0% (chance 11%)": the last traced step's agreement beside its chance level."""
+    if d.same_digit is None:
+        return MISSING
+    chance = "" if d.chance_digit is None else f" (chance {100 * d.chance_digit[-1]:.0f}%)"
+    return f"{100 * d.same_digit[-1]:.1f}%{chance}"
 
 
 def _relative(value: float) -> str:

@@ -31,7 +31,7 @@ from benchmark.report.runs_csv import runs_csv
 from benchmark.report.sample_quality import (UNLEARNED_RECALL, inception_missing, inception_missing_note,
                                              inception_scored, quality_table, unlearned_note)
 from benchmark.report.scaling import scaling_lines, scaling_section
-from benchmark.report.speed import contenders, primary_batch_size
+from benchmark.report.speed import contenders, measured_drift, primary_batch_size
 from benchmark.report.tables import (calibration_table, config_table, matmul_peaks, model_table, modes_sentence,
                                      pipeline_note, precision_note, summary_table)
 
@@ -194,6 +194,7 @@ def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> s
                 "biased: compare within this report)" if inception
                 else "features of an MNIST classifier (docs/metrics.md)")
     pipelines = pipeline_note(suite)
+    drift = measured_drift(suite.runs, suite.summary.get("calibration"))
     return ("## Summary\n\n" + summary_table(suite, paired) + "\n\n" +
             (f"**Sample quality was not scored: the Inception-v3 weights for FID and KID were missing.** "
              f"{missing}\n\n" if missing else "") +
@@ -203,16 +204,32 @@ def summary_section(suite: Suite, verdicts: dict[str, list[PairedVerdict]]) -> s
             "with its 95% bootstrap interval (repeats, then steps, resampled); with three "
             "frameworks or more, the fastest over each of the others in speed order, the "
             "verdict for the first two. "
-            "*Speed difference*: \"clear\" when the interval excludes 1, \"within noise\" when "
-            "it does not; \"1 run each\": the interval then covers the step-to-step noise of one "
-            "run per framework, not the machine's drift from run to run, which can be larger: "
-            "`--repeats 3` interleaves repeats and includes it. *Better samples*: lower FID of each framework's best run, on the "
-            f"{features}; \"clear\" when their KIDs differ "
+            "*Speed difference* (docs/metrics.md, \"Verdict rules\"): \"clear\" only when the whole "
+            "interval lies beyond 1 plus the machine's run-to-run drift measured in this suite "
+            f"({drift}); \"within drift\" when it excludes 1 but not the drift; \"within noise\" when "
+            "it holds 1; \"drift not measured\" when no configuration was measured twice "
+            "(`--repeats 3` interleaves repeats and measures it); \"not judged\" when a run "
+            "shared the CPU with other processes (*contended*, marked in the model's table). "
+            "*Better samples*: lower FID of each framework's best run, on the "
+            f"{features}; named only when their KIDs differ "
             "by more than twice their combined standard deviation (with three frameworks or more, the "
-            "best against the runner-up)" +
-            ("" if inception else f"; \"not learned yet\" when every "
-             f"run's recall is below {UNLEARNED_RECALL}: its samples reach almost no real digit") +
-            ". Losses: mean of the last 10% of steps.")
+            "best against the runner-up), else \"tie\"" +
+            ("" if inception else f"; no winner when every "
+             f"run's recall is below {UNLEARNED_RECALL} (\"not learned yet\": its samples reach almost no real digit)") +
+            ". Losses: mean of the last 10% of steps." + _load_note(suite))
+
+
+def _load_note(suite: Suite) -> str:
+    """What the runs recorded of the machine's load, in one sentence."""
+    recorded = [run for run in suite.runs if run.machine_load is not None]
+    if not recorded:
+        return (" *Load*: these runs predate the record of the machine's load (results schema 2), "
+                "so whether other processes shared the CPU is unknown.") if suite.runs else ""
+    contended = [run for run in recorded if run.contended]
+    worst = max(recorded, key=lambda run: run.machine_load.get("other_share") or 0.0)
+    return (f" *Load*: {len(contended)} of {len(recorded)} runs shared the CPU (contended"
+            f"{': ' + ', '.join(run.name for run in contended[:4]) + ('...' if len(contended) > 4 else '') if contended else ''}); "
+            f"the busiest other processes took {worst.machine_load.get('other_share', 0.0):.0%} of the CPU.")
 
 
 def calibration_section(suite: Suite) -> str:

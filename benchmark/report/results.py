@@ -81,6 +81,17 @@ class Run:
         return str(self.result.get("name") or self.path.name)
 
     @property
+    def machine_load(self) -> dict[str, Any] | None:
+        """How busy the machine was while it trained (benchmark.load); None
+        for runs written before it was recorded, or off Linux."""
+        return self.result.get("machine_load")
+
+    @property
+    def contended(self) -> bool:
+        """Other processes shared the CPU while it trained: its speed decides no verdict."""
+        return bool((self.machine_load or {}).get("contended"))
+
+    @property
     def label(self) -> str:
         return f"{self.framework} ({self.mode_label})"
 

@@ -120,7 +120,8 @@ def unlearned_note(runs: Sequence[Run]) -> str | None:
 
 def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     """(better framework by FID, whether KID separates it from the runner-up
-    beyond 2 standard errors, flagged when no run has learned the data yet)."""
+    beyond 2 standard errors): "tie" when it does not, "none" when no run has
+    learned the data yet; the FIDs are shown either way."""
     best: dict[str, tuple[Run, dict]] = {}
     for run in runs:
         if run.nudged:  # the rounding control is a framework against itself (benchmark.report.paired)
@@ -134,13 +135,16 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
         return MISSING, "n/a: " + ("no quality scores" if not best else f"only {next(iter(best))} scored")
     ranked = sorted(best.values(), key=lambda item: item[1]["fid"])
     (run_a, a), (run_b, b) = ranked[:2]
+    fids = ", ".join(f"{run.framework} {q['fid']:.2f}" for run, q in ranked)  # best first
+    spread = (a.get("kid_std", 0.0) ** 2 + b.get("kid_std", 0.0) ** 2) ** 0.5
+    clear = abs(b["kid_mean"] - a["kid_mean"]) > 2 * spread and b["kid_mean"] > a["kid_mean"]
+    # A winner is named only where the data can tell one (docs/metrics.md, "Verdict rules").
+    if not_learned_yet(runs):
+        return f"none: not learned yet (FID {fids})", f"n/a: every run's recall < {UNLEARNED_RECALL}"
+    if not clear:
+        return f"tie (FID {fids})", "within noise (KID)"
     better = f"{run_a.framework} ({a['fid']:.2f} vs {b['fid']:.2f})"
     if len(ranked) > 2:  # three frameworks or more: every other one's FID, best first
         better = f"{run_a.framework} ({a['fid']:.2f} vs " + ", ".join(
             f"{run.framework} {q['fid']:.2f}" for run, q in ranked[1:]) + ")"
-    spread = (a.get("kid_std", 0.0) ** 2 + b.get("kid_std", 0.0) ** 2) ** 0.5
-    clear = abs(b["kid_mean"] - a["kid_mean"]) > 2 * spread and b["kid_mean"] > a["kid_mean"]
-    difference = "clear (KID)" if clear else "within noise (KID)"
-    if not_learned_yet(runs):
-        difference += f"; not learned yet (recall < {UNLEARNED_RECALL})"
-    return better, difference
+    return better, "clear (KID)"

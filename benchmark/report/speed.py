@@ -68,8 +68,73 @@ class Comparison:
 
     @property
     def clear(self) -> bool | None:
-        """Whether the interval excludes 1 (no speed difference)."""
+        """Whether the interval excludes 1 (no speed difference); the summary's
+        verdict also weighs the machine's drift and contention (`speed_verdict`)."""
         return None if self.interval is None else self.interval[1] > 1.0
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The machine's run-to-run drift of speed in this suite: the largest
+    relative spread (fastest / slowest - 1) between measurements of one
+    configuration, from its repeats (--repeats, --seeds: the same step,
+    timed in runs minutes apart) and from the calibration's interleaved
+    rounds (seconds apart); None where the suite measured nothing twice."""
+
+    value: float | None
+    sources: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return (f"{percent(self.value)} ({', '.join(self.sources)})" if self.value is not None
+                else "not measured (one run per configuration, no calibration rounds)")
+
+
+def measured_drift(runs: Sequence[Run], calibration: dict | None) -> Drift:
+    """`Drift` from the suite's repeated runs (contended runs left out: their
+    spread is the other processes', not the machine's) and from the
+    calibration's rounds (`round_ms`, recorded since results schema 2)."""
+    spreads: dict[str, list[float]] = {}
+    for contender in contenders([run for run in runs if not run.contended]):
+        rates = contender.throughput()[3]
+        if len(rates) > 1:
+            spreads.setdefault("repeats", []).append(max(rates) / min(rates) - 1)
+    for entry in (calibration or {}).get("entries") or []:
+        if entry.get("cached"):
+            continue  # measured by an earlier suite, on the machine as it was then
+        for mode in entry.get("modes", {}).values():
+            rounds = [ms for ms in mode.get("round_ms") or [] if ms and ms > 0]
+            if len(rounds) > 1:
+                spreads.setdefault("calibration rounds", []).append(max(rounds) / min(rounds) - 1)
+    if not spreads:
+        return Drift(None)
+    return Drift(max(max(values) for values in spreads.values()), tuple(spreads))
+
+
+def speed_verdict(comparison: "Comparison", drift: Drift) -> str:
+    """The speed difference of the comparison's first two frameworks
+    (docs/metrics.md, "Verdict rules"): "clear" only when the whole 95%
+    interval lies beyond 1 + the measured drift; "within noise" when the
+    interval holds 1; "within drift" when it excludes 1 but not the drift;
+    "drift not measured" when nothing measured the drift; and no verdict at
+    all when a run of either shared the CPU ("contended")."""
+    contended = [run for leader in comparison.leaders[:2] for run in leader.runs if run.contended]
+    if contended:
+        return f"not judged: {len(contended)} run(s) contended (other processes shared the CPU)"
+    if comparison.interval is None:
+        return "n/a"
+    _, low, _ = comparison.interval
+    if low <= 1.0:
+        return "within noise"
+    if drift.value is None:
+        return "drift not measured (--repeats 3 measures it)"
+    if low - 1.0 <= drift.value:
+        return f"within drift ({percent(drift.value)})"
+    return f"clear (beyond {percent(drift.value)} drift)"
+
+
+def percent(drift: float) -> str:
+    """"±5.0%", or "±12%" from 10% on."""
+    return f"±{drift:.1%}" if drift < 0.1 else f"±{drift:.0%}"
 
 
 def primary_batch_size(runs: Sequence[Run], profile_batch_size: int | None) -> int | None:

@@ -11,7 +11,9 @@ from benchmark.report.markdown import (MISSING, fmt_count, fmt_loss, fmt_mib, fm
                                        markdown_table, model_title)
 from benchmark.report.results import Run, Suite, finite
 from benchmark.report.sample_quality import quality_verdict
-from benchmark.report.speed import Comparison, Contender, compare, contenders, warmup_only
+from benchmark.report.speed import (
+    Comparison, Contender, Drift, compare, contenders, measured_drift, speed_verdict, warmup_only,
+)
 
 
 # --- Summary -----------------------------------------------------------------
@@ -22,11 +24,12 @@ def summary_table(suite: Suite, quality_cells: dict[str, tuple[str, str]] | None
     verdict (with --seeds, the paired verdict of benchmark.report.paired)."""
     headers = ["Model", "Faster (95% interval)", "Speed difference", "Better samples (FID)",
                "Quality difference", *(f"{fw} D / G loss" for fw in suite.frameworks)]
-    rows = [_summary_row(suite, model, (quality_cells or {}).get(model)) for model in suite.models]
+    drift = measured_drift(suite.runs, suite.summary.get("calibration"))
+    rows = [_summary_row(suite, model, drift, (quality_cells or {}).get(model)) for model in suite.models]
     return markdown_table(headers, rows, "lllll" + "r" * len(suite.frameworks))
 
 
-def _summary_row(suite: Suite, model: str, quality: tuple[str, str] | None = None) -> list[str]:
+def _summary_row(suite: Suite, model: str, drift: Drift, quality: tuple[str, str] | None = None) -> list[str]:
     runs = suite.runs_of(model)
     comparison = compare(runs, model, suite.profile_batch_size)
     if comparison.interval is None:
@@ -40,11 +43,30 @@ def _summary_row(suite: Suite, model: str, quality: tuple[str, str] | None = Non
                 for i, (other, (r, lo, hi)) in enumerate(zip(comparison.leaders[1:], comparison.intervals)))
         if len({run.group[3] for run in runs}) > 1:  # a batch-size sweep: say where it compared
             faster += f" at batch {comparison.leaders[0].batch_size}"
-        difference = "clear" if comparison.clear else "within noise"
-        if all(len(leader.runs) == 1 for leader in comparison.leaders[:2]):
-            difference += " (1 run each)"  # step-to-step noise only; summary_section says more
+        difference = speed_verdict(comparison, drift)
+        faster += _modes_not_run(suite, model, runs)
     losses = [_losses_cell(runs, framework, comparison) for framework in suite.frameworks]
     return [model_title(model), faster, difference, *(quality or quality_verdict(runs)), *losses]
+
+
+def _modes_not_run(suite: Suite, model: str, runs: Sequence[Run]) -> str:
+    """"; tf function, fastest here, not run" for each framework whose
+    calibrated fastest mode did not run, and "; tf function not run" for each
+    whose other modes did not (the suite records every mode a framework has):
+    the ratio then compares what ran, not the frameworks at their best."""
+    ran = {run.framework: set() for run in runs}
+    for run in runs:
+        ran[run.framework].add(run.mode)
+    fastest = {e["framework"]: e["chosen"] for e in (suite.summary.get("calibration") or {}).get("entries") or []
+               if e.get("model") == model and e.get("precision", "fp32") == "fp32" and not e.get("fallback")}
+    notes = []
+    for framework, modes in (suite.settings.get("framework_modes") or {}).items():
+        missing = [mode for mode in modes if framework in ran and mode not in ran[framework]]
+        if fastest.get(framework) in missing:
+            notes.append(f"{framework} {fastest[framework]}, fastest here, not run")
+        elif missing:
+            notes.append(f"{framework} {'/'.join(missing)} not run")
+    return "; " + "; ".join(notes) if notes else ""
 
 
 def _leader_label(contender: Contender) -> str:
@@ -234,6 +256,8 @@ def _flops_cell(run: Run, peaks: Peaks) -> str:
 def _model_row(run: Run, with_device: bool, peaks: Peaks, with_input: bool = False) -> list[str]:
     timing = run.timing
     mode = run.mode_label if run.ok else f"{run.mode_label} ({run.status})"
+    if run.contended:  # its speed shared the CPU: shown, never the basis of a verdict
+        mode += " (contended)"
     params = run.parameter_counts
     row = [
         run.framework + str(run.config.get("tag") or ""),

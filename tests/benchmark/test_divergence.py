@@ -110,6 +110,10 @@ def test_compare_reads_distance_and_agreement_at_the_steps_both_traced():
     assert d.steps.tolist() == [0, 1, 2, 4]
     np.testing.assert_allclose(d.distance["generator"], [0, 0.01, 0.02, 0.04], atol=1e-12)
     np.testing.assert_allclose(d.same_digit, [1, 1, 1, 0.5])  # on the 4 samples both classified
+    # chance: sum_k p_a(k) p_b(k); at step 4, b draws 0, 0, 1, 2 against a's 1, 2, 3, 4
+    np.testing.assert_allclose(d.chance_digit, [0.25, 0.25, 0.25, 2 * 0.25 * 0.25])
+    one_digit = compare(synthetic_trace([0], 0.0, lambda s: [3] * 8), synthetic_trace([0], 0.0, lambda s: [3] * 8))
+    assert one_digit.same_digit[0] == one_digit.chance_digit[0] == 1.0  # agreement by chance alone
     assert first_step_beyond(d, 0.015) == 2 and first_step_beyond(d, 0.5) is None
     assert compare(a, synthetic_trace([0, 1], 0.0, lambda s: [])).same_digit is None
 
