@@ -1,4 +1,9 @@
-"""The report's figures: loss curves and sample grids.
+"""The report's figures: loss and quality curves, sample grids, throughput.
+
+Runs that differ only by seed or repeat are one configuration (`Group`): a
+figure draws their median and inter-quartile band as one legend entry, never
+one seed picked for it. Runs of several batch sizes are drawn against the
+images seen, not the step.
 
 Drawn on `matplotlib.figure.Figure` directly rather than through pyplot, so no
 GUI backend is ever chosen and no global figure state outlives a call.
@@ -8,25 +13,130 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Generic, Mapping, Sequence, TypeVar
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from benchmark.grid import tile
+from benchmark.grid import GRID_IMAGES, tile
 from benchmark.io import write_bytes
-from benchmark.report.results import History
+from benchmark.report.results import History, Run, finite
 
 STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
          "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 13}
 DPI = 110
+MAX_WIDTH_PX = 2000  # the widest figure, as saved at DPI: a page shows it without shrinking it unreadably
+MIN_SAMPLE_PX = 40  # a sample grid shows fewer samples rather than draw each narrower than this
+BAND = "band: 25–75% of seeds"  # what the shaded band around a median is, as the figures say it
+LINE_STYLES = ("-", "--", ":", "-.")  # one per batch size, in increasing order
+LEGEND_INSIDE = 6  # more entries than this go beside the axes, not over the curves
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Group(Generic[T]):
+    """The runs of one configuration (framework, mode, batch size, ...) that
+    differ only by seed or repeat, each run's data in `items`: a figure draws
+    them as one legend entry in one colour."""
+
+    label: str  # the runs' label, "torch (eager)": the key of their colour
+    batch_size: int | None  # set when the figure compares batch sizes: named, and x in images seen
+    images_per_step: int  # batch size x n_critic, as the runs recorded it
+    seeds: tuple[int, ...]  # one per item; repeats of a seed repeat it
+    items: tuple[T, ...]  # in (seed, repeat) order
+
+    @property
+    def name(self) -> str:
+        """The legend's name: the label, with the batch size in a batch sweep."""
+        return self.label if self.batch_size is None else f"{self.label}, batch {self.batch_size}"
+
+    @property
+    def replicates(self) -> str:
+        """"6 seeds", "3 repeats", "6 runs (3 seeds)"; "" for a single run."""
+        runs, seeds = len(self.items), len(set(self.seeds))
+        if runs == 1:
+            return ""
+        if seeds == runs:
+            return f"{runs} seeds"
+        return f"{runs} repeats" if seeds == 1 else f"{runs} runs ({seeds} seeds)"
+
+
+def group_runs(runs: Sequence[Run], item: Callable[[Run], T | None]) -> list[Group[T]]:
+    """`runs` (one model's) as configurations, in report order and then by batch
+    size; a run whose `item` is None is left out. The batch size is named only
+    when `runs` span several."""
+    several_sizes = len({run.group[3] for run in runs}) > 1
+    found: dict[tuple[str, int], list[tuple[Run, T]]] = {}
+    for run in runs:
+        value = item(run)
+        if value is not None:
+            found.setdefault((run.label, run.group[3]), []).append((run, value))
+    labels = list(dict.fromkeys(label for label, _ in found))
+    result = []
+    for (label, batch), members in sorted(found.items(), key=lambda entry: (labels.index(entry[0][0]), entry[0][1])):
+        members.sort(key=lambda member: (_seed(member[0]), int(member[0].config.get("repeat") or 1)))
+        recorded = [n for run, _ in members if (n := run.number("timing", "images_per_step"))]
+        result.append(Group(label, batch if several_sizes else None, int(recorded[0]) if recorded else max(batch, 1),
+                            tuple(_seed(run) for run, _ in members), tuple(value for _, value in members)))
+    return result
+
+
+def _seed(run: Run) -> int:
+    return int(run.config.get("seed") or 0)
+
+
+def loss_groups(runs: Sequence[Run]) -> list[Group[History]]:
+    """Every run with a loss history, configuration by configuration."""
+    return group_runs(runs, lambda run: history if (history := run.history()) is not None and len(history.step) else None)
+
+
+# (train seconds, FID, recall) at each quality probe of one run
+QualityPoints = Sequence[tuple[float, float, float]]
+
+
+def quality_groups(runs: Sequence[Run]) -> list[Group[QualityPoints]]:
+    """Every finished run with a scored quality probe, configuration by configuration."""
+    def points(run: Run) -> QualityPoints | None:
+        probes = run.result.get("quality_history") if run.ok else None
+        if not probes or all(finite(q.get("fid")) is None for q in probes):
+            return None
+        return [(q["train_s"], q["fid"], q.get("recall", math.nan)) for q in probes]
+    return group_runs(runs, points)
+
+
+def sample_groups(runs: Sequence[Run]) -> list[Group[np.ndarray]]:
+    """Every run's final samples, configuration by configuration."""
+    return group_runs(runs, lambda run: samples if (samples := run.samples()) is not None and len(samples) else None)
 
 
 def palette(labels: Sequence[str]) -> dict[str, str]:
     """One colour per label, so a run keeps its colour in every figure."""
     return {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
+
+
+def line_styles(groups: Sequence[Group]) -> dict[int | None, str]:
+    """A line style per batch size, solid for the smallest (and for no sweep)."""
+    sizes = sorted({group.batch_size for group in groups if group.batch_size is not None})
+    return {None: "-", **{size: LINE_STYLES[i % len(LINE_STYLES)] for i, size in enumerate(sizes)}}
+
+
+def quartiles(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(x, 25th, 50th, 75th percentile of the ys at x): every x any curve has,
+    each percentile over the curves that have a finite value there."""
+    grid = np.unique(np.concatenate([np.asarray(x, dtype=np.float64) for x in xs]))
+    table = np.full((len(ys), len(grid)), np.nan)
+    for row, x, y in zip(table, xs, ys):
+        row[np.searchsorted(grid, x)] = y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an x where no curve is finite stays NaN
+        low, median, high = np.nanpercentile(table, [25, 50, 75], axis=0)
+    return grid, low, median, high
 
 
 def smoothing_span(n_steps: int) -> int:
@@ -49,27 +159,71 @@ def ema(values: np.ndarray, span: int) -> np.ndarray:
     return smoothed
 
 
-def loss_figure(title: str, curves: Sequence[tuple[str, History]], colors: Mapping[str, str]) -> Figure:
-    """D and G loss against step, every curve smoothed over the faint raw one."""
-    span = smoothing_span(max(len(history.step) for _, history in curves))
+def loss_figure(title: str, curves: Sequence[Group[History]], colors: Mapping[str, str]) -> Figure:
+    """D and G loss, smoothed: a single run over its faint raw losses; several
+    seeds as their median over the inter-quartile band, each seed faint. Against
+    the step, or against the images seen (step x images per step) when the
+    groups differ in batch size."""
+    by_images = any(group.batch_size is not None for group in curves)
+    styles = line_styles(curves)
+    spans = {smoothing_span(max(len(history.step) for history in group.items)) for group in curves}
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(11, 4.2), layout="constrained")
         axes = figure.subplots(1, 2, sharex=True)
-        for label, history in curves:
-            for ax, values in zip(axes, (history.d_loss, history.g_loss)):
-                ax.plot(history.step, values, color=colors[label], alpha=0.2, linewidth=0.8)
-                ax.plot(history.step, ema(values, span), color=colors[label], linewidth=2, label=label)
-        for ax, name, attr in zip(axes, ("Discriminator", "Generator"), ("d_loss", "g_loss")):
+        drawn: list[list[np.ndarray]] = [[], []]  # per axis: what the y limits must show
+        for group in curves:
+            span = smoothing_span(max(len(history.step) for history in group.items))
+            # images seen by the end of each step
+            xs = [(history.step + 1) * group.images_per_step if by_images else history.step for history in group.items]
+            line = {"color": colors[group.label], "linestyle": styles[group.batch_size]}
+            for ax, seen, attr in zip(axes, drawn, ("d_loss", "g_loss")):
+                smoothed = [ema(getattr(history, attr), span) for history in group.items]
+                if len(group.items) == 1:
+                    raw = getattr(group.items[0], attr)
+                    ax.plot(xs[0], raw, color=line["color"], alpha=0.2, linewidth=0.8)
+                    ax.plot(xs[0], smoothed[0], linewidth=2, label=group.name, **line)
+                    seen += [raw]
+                else:
+                    _median_and_band(ax, xs, smoothed, f"{group.name}: median of {group.replicates}", line)
+                    seen += smoothed
+        for ax, seen, name in zip(axes, drawn, ("Discriminator", "Generator")):
             ax.set_title(f"{name} loss")
-            ax.set_xlabel("step")
+            ax.set_xlabel("images seen (step × batch × n_critic)" if by_images else "step")
             ax.set_ylabel("loss")
             ax.grid(alpha=0.3)
-            limits = _robust_limits([getattr(history, attr) for _, history in curves])
+            limits = _robust_limits(seen)
             if limits:
                 ax.set_ylim(*limits)
-        axes[0].legend()
-        figure.suptitle(f"{title}: loss per step (EMA over {span} steps; raw behind)")
+        _legend(figure, axes[0])
+        smoothing = (f"EMA over {spans.pop()} steps" if len(spans) == 1
+                     else "EMA over 1/30 of each run's steps")
+        notes = [smoothing]
+        if any(len(group.items) == 1 for group in curves):
+            notes.append("raw behind")
+        if any(len(group.items) > 1 for group in curves):
+            notes.append(f"median of seeds, {BAND}, each seed faint")
+        per = "images seen" if by_images else "step"
+        figure.suptitle(f"{title}: loss per {per} ({'; '.join(notes)})")
     return figure
+
+
+def _median_and_band(ax: Axes, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], label: str,
+                     line: Mapping[str, str], marker: str | None = None) -> None:
+    """Each curve thin and faint (no legend entry); their median bold over the
+    25–75% band, the one legend entry."""
+    for x, y in zip(xs, ys):
+        ax.plot(x, y, alpha=0.3, linewidth=0.7, **line)
+    grid, low, median, high = quartiles(xs, ys)
+    ax.fill_between(grid, low, high, color=line["color"], alpha=0.25, linewidth=0)
+    ax.plot(grid, median, linewidth=2, marker=marker, label=label, **line)
+
+
+def _legend(figure: Figure, ax: Axes) -> None:
+    """Inside the axes when short, beside them when long."""
+    if len(ax.get_legend_handles_labels()[1]) > LEGEND_INSIDE:
+        figure.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
+    else:
+        ax.legend()
 
 
 def _robust_limits(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
@@ -84,20 +238,73 @@ def _robust_limits(series: Sequence[np.ndarray]) -> tuple[float, float] | None:
     return float(low - margin), float(high + margin)
 
 
-def samples_figure(title: str, panels: Sequence[tuple[str, np.ndarray]],
-                   columns: int | None = None) -> Figure:
-    """One sample grid per run, side by side; `columns` as in `tile`."""
+def samples_figure(title: str, panels: Sequence[Group[np.ndarray]], columns: int | None = None) -> Figure:
+    """One sample grid per configuration and seed (the first repeat of each):
+    frameworks and modes along one side, seeds (and batch sizes) along the
+    other, the longer side across; at most MAX_WIDTH_PX wide, each grid showing
+    fewer samples rather than shrinking them. `columns` as in `tile`."""
+    cells: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+    for group in panels:
+        for seed, samples in zip(group.seeds, group.items):
+            cells.setdefault((group.label, (group.batch_size or 0, seed)), samples)
+    labels = list(dict.fromkeys(label for label, _ in cells))
+    replicas = sorted({replica for _, replica in cells})
+    seeds = sorted({seed for _, seed in replicas})
+    swept = any(group.batch_size is not None for group in panels)
+
+    def replica_name(replica: tuple[int, int]) -> str:
+        parts = ([f"batch {replica[0]}"] if swept else []) + ([f"seed {replica[1]}"] if len(seeds) > 1 else [])
+        return ", ".join(parts)
+
+    # The longer side across: six seeds of two frameworks are two rows of six.
+    across_seeds = len(replicas) > len(labels)
+    rows = [(label, None) for label in labels] if across_seeds else [(None, r) for r in replicas]
+    cols = [(None, r) for r in replicas] if across_seeds else [(label, None) for label in labels]
+    row_names = [label or replica_name(replica) for label, replica in rows]
+    margin = 0.4 if any(row_names) else 0.0  # inches for the row names
+    cell = min(3.4, (MAX_WIDTH_PX / DPI - margin - 0.2) / len(cols))
+    shown = _samples_shown(min(len(s) for s in cells.values()), next(iter(cells.values())).shape[2],
+                           0.9 * cell * DPI, columns)
+    grids = {key: tile(samples[:shown], columns=columns) for key, samples in cells.items()}
+    aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
     with matplotlib.rc_context(STYLE):
-        # Wide enough for the title above a single panel.
-        figure = Figure(figsize=(max(3.4 * len(panels), 5.5), 3.9), layout="constrained")
-        axes = figure.subplots(1, len(panels), squeeze=False)[0]
-        for ax, (label, samples) in zip(axes, panels):
-            ax.imshow(tile(samples, columns=columns), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_title(label)
-            ax.set_axis_off()
+        width = max(cell * len(cols) + margin, 5.5)  # wide enough for the title above a single grid
+        figure = Figure(figsize=(width, len(rows) * (cell * aspect + 0.35) + 0.7), layout="constrained")
+        axes = figure.subplots(len(rows), len(cols), squeeze=False)
+        for i, (row_label, row_replica) in enumerate(rows):
+            for j, (col_label, col_replica) in enumerate(cols):
+                ax = axes[i, j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                grid = grids.get((row_label or col_label, row_replica or col_replica))
+                if grid is not None:
+                    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+                if i == 0:
+                    ax.set_title(col_label or replica_name(col_replica))
+                if j == 0 and row_names[i]:
+                    ax.set_ylabel(row_names[i])
+        if len(seeds) == 1:
+            noise = f"samples from the same fixed noise (seed {seeds[0]})"
+        else:
+            side = "column" if across_seeds else "row"
+            noise = f"samples; each seed its own fixed noise, the same for every framework in its {side}"
+        of = min(len(s) for s in cells.values())
+        count = f", {shown} of {of} samples each" if shown < of and not columns else ""
         by_label = "\ncolumn j asks for digit j" if columns else ""
-        figure.suptitle(f"{title}: samples from the same fixed noise{by_label}")
+        figure.suptitle(f"{title}: {noise}{count}{by_label}")
     return figure
+
+
+def _samples_shown(available: int, width: int, cell_px: float, columns: int | None) -> int:
+    """How many samples a grid `cell_px` wide shows: a square of at most
+    GRID_IMAGES, each sample at least MIN_SAMPLE_PX wide; a conditional model's
+    (`columns`) keeps its full rows of classes."""
+    if columns:
+        return available
+    side = int((cell_px * width / MIN_SAMPLE_PX - 2) // (width + 2))  # tile's 2-pixel gutters
+    return int(np.clip(side, 2, math.isqrt(min(available, GRID_IMAGES)))) ** 2
 
 
 # label -> (median, p10, p90) images/s and the median of each repeat
@@ -139,25 +346,40 @@ def batch_sweep_figure(title: str, lines: Mapping[str, Sequence[tuple[int, float
     return figure
 
 
-def quality_figure(title: str, curves: Mapping[str, Sequence[tuple[float, float, float]]],
-                   colors: Mapping[str, str]) -> Figure:
-    """FID and recall against training wall-clock time, one line per run;
-    `curves` maps a label to (train seconds, FID, recall) at each quality probe."""
+def quality_figure(title: str, curves: Sequence[Group[QualityPoints]], colors: Mapping[str, str]) -> Figure:
+    """FID and recall against training wall-clock time, one legend entry per
+    configuration: a single run's probes, or several seeds' median at each
+    probe (at their median time) over the 25–75% band, each seed faint."""
+    styles = line_styles(curves)
     with matplotlib.rc_context(STYLE):
-        with_recall = any(np.isfinite(recall) for points in curves.values() for _, _, recall in points)
+        with_recall = any(np.isfinite(recall) for group in curves for points in group.items
+                          for _, _, recall in points)
         figure = Figure(figsize=(11 if with_recall else 5.5, 3.8), layout="constrained")
         axes = figure.subplots(1, 2 if with_recall else 1, squeeze=False)[0]
-        for label, points in curves.items():
-            seconds, fid, recall = (np.asarray(v, dtype=np.float64) for v in zip(*points))
-            axes[0].plot(seconds, fid, marker="o", color=colors.get(label), label=label)
-            if with_recall:  # the MNIST evaluator's; FID on Inception comes alone
-                axes[1].plot(seconds, recall, marker="o", color=colors.get(label), label=label)
+        for group in curves:
+            line = {"color": colors.get(group.label), "linestyle": styles[group.batch_size]}
+            runs = [np.asarray(points, dtype=np.float64).reshape(-1, 3) for points in group.items]
+            # with_recall: the MNIST evaluator's; FID on Inception comes alone
+            for ax, column in zip(axes, (1, 2)):
+                if len(runs) == 1:
+                    ax.plot(runs[0][:, 0], runs[0][:, column], marker="o", label=group.name, **line)
+                    continue
+                # Seeds' probes pair by their order; each seed's own times stay on its faint line.
+                probes = [np.arange(len(points)) for points in runs]
+                _, _, seconds, _ = quartiles(probes, [points[:, 0] for points in runs])
+                _, low, median, high = quartiles(probes, [points[:, column] for points in runs])
+                for points in runs:
+                    ax.plot(points[:, 0], points[:, column], alpha=0.3, linewidth=0.7, **line)
+                ax.fill_between(seconds, low, high, color=line["color"], alpha=0.25, linewidth=0)
+                ax.plot(seconds, median, marker="o", linewidth=2, label=f"{group.name}: median of {group.replicates}",
+                        **line)
         for ax, name in zip(axes, ("FID (lower is better)", "recall (higher is better)")):
             ax.set_xlabel("training wall-clock time (s)")
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
-        axes[0].legend()
-        figure.suptitle(f"{title}: sample quality against training time")
+        _legend(figure, axes[0])
+        band = f"; median of seeds at their median time, {BAND}" if any(len(g.items) > 1 for g in curves) else ""
+        figure.suptitle(f"{title}: sample quality against training time{band}")
     return figure
 
 

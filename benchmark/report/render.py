@@ -153,7 +153,12 @@ def header_section(suite: Suite) -> str:
         _format_date(suite.summary.get("created_utc")),
         f"total wall time {fmt_duration(finite(suite.summary.get('total_s')))}",
     ]
-    return f"# ganbench report: {suite.run_id}\n\n" + " · ".join(facts)
+    header = f"# ganbench report: {suite.run_id}\n\n" + " · ".join(facts)
+    commit = str(suite.environment.get("git_commit") or "")
+    if commit.endswith("-dirty"):  # the code that ran is no commit anyone can check out
+        header += (f"\n\n**Made from a dirty tree**: commit {commit.removesuffix('-dirty')} plus uncommitted "
+                   "changes, so no checkout reproduces exactly the code that ran.")
+    return header
 
 
 def _data_facts(suite: Suite) -> list[str]:

@@ -352,3 +352,16 @@ def test_evolution_gif_shows_each_snapshot_in_16_grays_and_lingers_on_the_last()
         assert np.abs(shown - grid).max() <= 0.5 / (GIF_GRAY_LEVELS - 1) + 1e-6  # rounded to a level
         assert len(np.unique(picture[16:])) <= GIF_GRAY_LEVELS
         assert (picture[:16] < 128).any()  # the caption
+
+
+def test_a_report_from_a_dirty_tree_says_so_in_its_first_lines(tmp_path: Path) -> None:
+    root = write_results(tmp_path, [write_ok_run(tmp_path, key, rates, seed)
+                                    for seed, (key, rates) in enumerate(DCGAN_RATES.items())], ["dcgan"])
+    summary = json.loads((root / "results.json").read_text())
+    summary["environment"]["git_commit"] = "abc1234-dirty"
+    (root / "results.json").write_text(json.dumps(summary))
+    head = render_report(root).read_text().split("## Summary")[0]
+    assert "**Made from a dirty tree**: commit abc1234 plus uncommitted changes" in head
+    clean = write_results(tmp_path / "clean", [write_ok_run(tmp_path / "clean", key, rates, seed)
+                                               for seed, (key, rates) in enumerate(DCGAN_RATES.items())], ["dcgan"])
+    assert "dirty" not in render_report(clean).read_text()
