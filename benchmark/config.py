@@ -114,7 +114,7 @@ class RunConfig:
     tensorboard: bool = False  # also write TensorBoard events under RUN_DIR/tensorboard (benchmark.tensorboard)
     repeat: int = 1  # 1-based index among --repeats identical runs
     tag: str = ""  # appended to the name when sweeps or repeats would repeat it
-    precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (README, "Mixed precision")
+    precision: str = "fp32"  # fp32, or mixed precision: bf16 | fp16 (docs/performance.md, "Mixed precision")
     nudged: bool = False  # --rounding-control: one initial weight one ulp up (benchmark.weights.nudged_by_one_ulp)
     # --devices: data-parallel replicas sharing batch_size (benchmark.distributed); 1 is one device
     devices: int = 1

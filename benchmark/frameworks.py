@@ -31,7 +31,7 @@ class Framework:
     # calibration that could time no mode): the fastest mode on the 2-core AVX2
     # EPYC the project was first measured on, on CPUs and GPUs alike. `--modes
     # auto` measures instead (benchmark.harness.calibration): on an AVX-512 Xeon
-    # tf function beat xla (README, "Hardware matters").
+    # tf function beat xla (docs/performance.md, "Hardware matters").
     reference_mode: str
     runner: str  # "module:Class" of its benchmark.runner.Runner
     precisions: tuple[str, ...]  # --precision values its runner has (fp32 and the mixed ones)

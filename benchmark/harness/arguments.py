@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default=DEFAULT_DATASET, metavar="NAME",
                         help="the training data: mnist (default), fashion_mnist, cifar10, or folder:PATH, "
                              "every JPEG and PNG under PATH, center-cropped and resized to --image-size "
-                             "RGB (README, 'Your own images'). Models get the networks for the data's "
+                             "RGB (docs/usage.md, 'Your own images'). Models get the networks for the data's "
                              "size: MNIST's for 28x28x1, the DCGAN paper's for 16 to 128 square. "
                              "Sample quality: the MNIST classifier on mnist; FID and KID on Inception-v3 "
                              f"elsewhere (on a CPU by default {INCEPTION_CPU_SAMPLES} samples, "
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the run folder (suite.json, each run's config.json) and print the "
                              "command that trains each run, then stop: for data-parallel runs over "
                              "several nodes, started on every node by torchrun or with TF_CONFIG "
-                             "(README, data-parallel training); --report-only DIR renders them after")
+                             "(docs/distributed.md); --report-only DIR renders them after")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser

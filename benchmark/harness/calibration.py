@@ -2,7 +2,7 @@
 machine, measured rather than assumed.
 
 The fastest mode depends on the machine: on an AVX2 EPYC, tf xla led tf
-function; on an AVX-512 Xeon, function led xla (README, "Hardware matters").
+function; on an AVX-512 Xeon, function led xla (docs/performance.md, "Hardware matters").
 So before the suite, each framework's modes are timed on each (model,
 precision) the suite will train, at the suite's batch size, interleaved, after
 warm-up, and the fastest is chosen. The parent imports no framework, so each

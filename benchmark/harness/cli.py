@@ -111,7 +111,7 @@ def plan_only(out_dir: Path, configs: list[RunConfig]) -> int:
         io.write_json(run_dir / "config.json", config.to_dict())
         print(f"{config.name}: {shlex.join(worker_command(config.framework, config.devices, run_dir))}")
     print(f"planned {len(configs)} run(s) in {out_dir}; train each with its command (across nodes: "
-          "README, data-parallel training), then: python run_benchmark.py --report-only "
+          "docs/distributed.md), then: python run_benchmark.py --report-only "
           f"{out_dir}")
     return EXIT_OK
 

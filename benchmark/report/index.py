@@ -10,8 +10,12 @@ is the first sentence after the README's first table.
 
     python -m benchmark.report.index [REPORTS_DIR]    # writes REPORTS_DIR/README.md
 
-tests/benchmark/report/test_index.py fails when the committed index is not
-what this renders today.
+It also writes the repository README's "results at a glance" table, between
+its two markers (GLANCE_START, GLANCE_END): for each model, the newest
+committed MNIST example that compares it on one device, each framework's best
+mode as a share of the fastest one's images/s, and the report's own speed and
+quality verdicts, quoted. tests/benchmark/report/test_index.py fails when the
+committed index or table is not what this renders today.
 """
 
 from __future__ import annotations
@@ -24,10 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
+from benchmark.frameworks import NAMES as FRAMEWORKS
 from benchmark.io import read_json, write_text
-from benchmark.report.markdown import MISSING, markdown_table
+from benchmark.report.markdown import MISSING, markdown_table, model_title
+from benchmark.report.results import load_suite
+from benchmark.report.speed import compare
+from benchmark.specs import SPECS
 
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
+GLANCE_START = "<!-- results at a glance: written by python -m benchmark.report.index -->"
+GLANCE_END = "<!-- end of results at a glance -->"
 INDEX_NAME = "README.md"
 COMMAND = "python -m benchmark.report.index"
 SUMMARY_HEADING = "## Summary"  # benchmark.report.render.summary_section
@@ -302,6 +312,58 @@ def _union(lists: Any) -> list:
     return list(dict.fromkeys(item for items in lists for item in items if item is not None))
 
 
+# --- the README's results at a glance ------------------------------------------
+
+
+def render_glance(reports_dir: Path) -> str:
+    """The README's table: one row per model, from the newest example that
+    compares two frameworks or more on it, on MNIST and one device. A
+    framework's cell is its best mode's median images/s over the fastest
+    framework's (1.00 for the fastest), linked to the report; the verdict
+    cells are that report's own Summary cells, quoted."""
+    suites = []
+    for folder in sorted(Path(reports_dir).iterdir()):
+        if (folder / "results.json").is_file() and (folder / "report.md").is_file():
+            suite = load_suite(folder)
+            if (suite.settings.get("dataset") or "mnist") == "mnist" and all(r.devices == 1 for r in suite.runs):
+                suites.append((str(suite.summary.get("created_utc") or ""), folder, suite))
+    suites.sort(key=lambda item: item[:2], reverse=True)
+    rows = []
+    for model in SPECS:
+        for _, folder, suite in suites:
+            comparison = compare(suite.runs_of(model), model, suite.profile_batch_size)
+            if len(comparison.leaders) >= 2:
+                break
+        else:
+            continue
+        link = f"reports/{folder.name}/report.md"
+        top = comparison.leaders[0].rate
+        by_framework = {leader.framework: leader for leader in comparison.leaders}
+        cells = [f"[{by_framework[f].rate / top:.2f} {by_framework[f].runs[0].mode_label}]({link})"
+                 if f in by_framework else MISSING for f in FRAMEWORKS]
+        summary = _summary_rows((folder / "report.md").read_text(encoding="utf-8")).get(model_title(model), {})
+        rows.append([model_title(model), *cells, summary.get("Speed difference", MISSING),
+                     summary.get("Better samples (FID)", MISSING), _machine(suite.environment)])
+    return markdown_table(["Model", *FRAMEWORKS, "Speed verdict", "Better samples (FID)", "Machine"], rows)
+
+
+def _summary_rows(report: str) -> dict[str, dict[str, str]]:
+    """report.md's Summary table: model title -> {column header: cell}."""
+    table = [_cells(line) for line in _section(report, SUMMARY_HEADING) if line.startswith("|")]
+    if len(table) < 3:
+        return {}
+    return {row[0]: dict(zip(table[0], row)) for row in table[2:]}
+
+
+def with_glance(readme: str, glance: str) -> str:
+    """`readme` with the text between its glance markers replaced by `glance`;
+    ValueError when it lacks them."""
+    start, end = readme.find(GLANCE_START), readme.find(GLANCE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {GLANCE_START!r} ... {GLANCE_END!r} markers")
+    return readme[:start + len(GLANCE_START)] + "\n" + glance + "\n" + readme[end:]
+
+
 def write_index(reports_dir: Path) -> Path:
     """Render and write REPORTS_DIR/README.md atomically; returns its path."""
     path = Path(reports_dir) / INDEX_NAME
@@ -318,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.reports_dir.is_dir():
         parser.error(f"{args.reports_dir} is not a directory")
     print(write_index(args.reports_dir))
+    readme = args.reports_dir.resolve().parent / "README.md"
+    if readme.is_file() and GLANCE_START in (text := readme.read_text(encoding="utf-8")):
+        write_text(readme, with_glance(text, render_glance(args.reports_dir)))
+        print(readme)
     return 0
 
 

@@ -80,3 +80,31 @@ def test_main_writes_the_index(tmp_path, capsys):
     assert not list(examples.glob(f".{INDEX_NAME}.*"))  # the atomic write left no temporary file
     with pytest.raises(SystemExit):
         main([str(examples / "missing")])
+
+
+def test_the_readmes_results_at_a_glance_are_current():
+    """README.md's table between its markers is what `render_glance` gives the
+    committed examples today: a regenerated example changes it."""
+    from benchmark.report.index import GLANCE_END, GLANCE_START, render_glance, with_glance
+
+    readme = (REPORTS.parent / "README.md").read_text(encoding="utf-8")
+    assert GLANCE_START in readme and GLANCE_END in readme
+    assert readme == with_glance(readme, render_glance(REPORTS)), (
+        "README.md's results at a glance are stale: run `python -m benchmark.report.index` and commit")
+
+
+def test_the_glance_quotes_each_reports_own_verdicts(tmp_path):
+    from benchmark.report.index import render_glance
+
+    for name in ("quick-cpu-example", "three-frameworks-cpu-example"):
+        folder = tmp_path / name
+        shutil.copytree(REPORTS / name, folder, ignore=shutil.ignore_patterns("figures", "*.gif", "*.png"))
+    report = tmp_path / "three-frameworks-cpu-example" / "report.md"
+    text = report.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| DCGAN |"))
+    cells = row.split(" | ")
+    cells[2] = "a verdict only this report says"
+    report.write_text(text.replace(row, " | ".join(cells)), encoding="utf-8")
+    dcgan = next(line for line in render_glance(tmp_path).splitlines() if line.startswith("| DCGAN |"))
+    assert "a verdict only this report says" in dcgan  # quoted, never recomputed
+    assert "three-frameworks-cpu-example/report.md" in dcgan and "[1.00 " in dcgan
