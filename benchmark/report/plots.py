@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fo
          "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.titlesize": 13}
 DPI = 110
 MAX_WIDTH_PX = 2000  # the widest figure, as saved at DPI: a page shows it without shrinking it unreadably
-MIN_SAMPLE_PX = 40  # a sample grid shows fewer samples rather than draw each narrower than this
+MIN_SAMPLE_PX = 36  # a sample grid shows fewer samples rather than draw each narrower than this
 BAND = "band: 25–75% of seeds"  # what the shaded band around a median is, as the figures say it
 LINE_STYLES = ("-", "--", ":", "-.")  # one per batch size, in increasing order
 LEGEND_INSIDE = 6  # more entries than this go beside the axes, not over the curves
@@ -93,7 +94,10 @@ def _seed(run: Run) -> int:
 
 def loss_groups(runs: Sequence[Run]) -> list[Group[History]]:
     """Every run with a loss history, configuration by configuration."""
-    return group_runs(runs, lambda run: history if (history := run.history()) is not None and len(history.step) else None)
+    def losses(run: Run) -> History | None:
+        history = run.history()
+        return history if history is not None and len(history.step) else None
+    return group_runs(runs, losses)
 
 
 # (train seconds, FID, recall) at each quality probe of one run
@@ -194,34 +198,39 @@ def loss_figure(title: str, curves: Sequence[Group[History]], colors: Mapping[st
             limits = _robust_limits(seen)
             if limits:
                 ax.set_ylim(*limits)
-        _legend(figure, axes[0])
-        smoothing = (f"EMA over {spans.pop()} steps" if len(spans) == 1
-                     else "EMA over 1/30 of each run's steps")
+        _legend(figure, axes[0], curves)
+        span = spans.pop() if len(spans) == 1 else None
+        smoothing = (f"EMA over {span} step{'' if span == 1 else 's'}" if span
+                     else "EMA over 1/30 of each run")
         notes = [smoothing]
         if any(len(group.items) == 1 for group in curves):
             notes.append("raw behind")
         if any(len(group.items) > 1 for group in curves):
             notes.append(f"median of seeds, {BAND}, each seed faint")
-        per = "images seen" if by_images else "step"
-        figure.suptitle(f"{title}: loss per {per} ({'; '.join(notes)})")
+        against = "against images seen" if by_images else "per step"
+        figure.suptitle(f"{title}: loss {against} ({'; '.join(notes)})")
     return figure
 
 
 def _median_and_band(ax: Axes, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], label: str,
-                     line: Mapping[str, str], marker: str | None = None) -> None:
+                     line: Mapping[str, str]) -> None:
     """Each curve thin and faint (no legend entry); their median bold over the
     25–75% band, the one legend entry."""
     for x, y in zip(xs, ys):
         ax.plot(x, y, alpha=0.3, linewidth=0.7, **line)
     grid, low, median, high = quartiles(xs, ys)
     ax.fill_between(grid, low, high, color=line["color"], alpha=0.25, linewidth=0)
-    ax.plot(grid, median, linewidth=2, marker=marker, label=label, **line)
+    ax.plot(grid, median, linewidth=2, label=label, **line)
 
 
-def _legend(figure: Figure, ax: Axes) -> None:
-    """Inside the axes when short, beside them when long."""
-    if len(ax.get_legend_handles_labels()[1]) > LEGEND_INSIDE:
-        figure.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
+def _legend(figure: Figure, ax: Axes, curves: Sequence[Group]) -> None:
+    """Inside the axes when short; else below them, a column per label (its
+    batch sizes one under another)."""
+    handles, names = ax.get_legend_handles_labels()
+    if len(names) > LEGEND_INSIDE:
+        columns = min(len({group.label for group in curves}), 5)
+        figure.set_figheight(figure.get_figheight() + 0.2 * math.ceil(len(names) / columns))
+        figure.legend(handles, names, loc="outside lower center", ncols=columns, fontsize=9)
     else:
         ax.legend()
 
@@ -269,7 +278,12 @@ def samples_figure(title: str, panels: Sequence[Group[np.ndarray]], columns: int
     aspect = max(grid.shape[0] / grid.shape[1] for grid in grids.values())
     with matplotlib.rc_context(STYLE):
         width = max(cell * len(cols) + margin, 5.5)  # wide enough for the title above a single grid
-        figure = Figure(figsize=(width, len(rows) * (cell * aspect + 0.35) + 0.7), layout="constrained")
+        lines = textwrap.wrap(_samples_title(title, seeds, across_seeds, shown, cells, columns),
+                              int(width / 0.11))  # about the width of a title character, in inches
+        if columns:
+            lines.append("column j asks for digit j")
+        figure = Figure(figsize=(width, len(rows) * (cell * aspect + 0.3) + 0.25 * len(lines) + 0.2),
+                        layout="constrained")
         axes = figure.subplots(len(rows), len(cols), squeeze=False)
         for i, (row_label, row_replica) in enumerate(rows):
             for j, (col_label, col_replica) in enumerate(cols):
@@ -285,16 +299,24 @@ def samples_figure(title: str, panels: Sequence[Group[np.ndarray]], columns: int
                     ax.set_title(col_label or replica_name(col_replica))
                 if j == 0 and row_names[i]:
                     ax.set_ylabel(row_names[i])
-        if len(seeds) == 1:
-            noise = f"samples from the same fixed noise (seed {seeds[0]})"
-        else:
-            side = "column" if across_seeds else "row"
-            noise = f"samples; each seed its own fixed noise, the same for every framework in its {side}"
-        of = min(len(s) for s in cells.values())
-        count = f", {shown} of {of} samples each" if shown < of and not columns else ""
-        by_label = "\ncolumn j asks for digit j" if columns else ""
-        figure.suptitle(f"{title}: {noise}{count}{by_label}")
+        figure.suptitle("\n".join(lines))
     return figure
+
+
+def _samples_title(title: str, seeds: Sequence[int], across_seeds: bool, shown: int,
+                   cells: Mapping[object, np.ndarray], columns: int | None) -> str:
+    """Says whose noise the grids share: one seed's fixed noise is the same for
+    every framework, mode and batch size; another seed's is another."""
+    if len(cells) == 1:
+        noise = f"samples (seed {seeds[0]})"
+    elif len(seeds) == 1:
+        noise = f"samples from the same fixed noise (seed {seeds[0]})"
+    else:
+        side = "column" if across_seeds else "row"
+        noise = f"samples; each seed its own fixed noise, the same for every framework in its {side}"
+    available = min(len(samples) for samples in cells.values())
+    count = f"; {shown} of {available} samples each" if shown < available and not columns else ""
+    return f"{title}: {noise}{count}"
 
 
 def _samples_shown(available: int, width: int, cell_px: float, columns: int | None) -> int:
@@ -377,7 +399,7 @@ def quality_figure(title: str, curves: Sequence[Group[QualityPoints]], colors: M
             ax.set_xlabel("training wall-clock time (s)")
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
-        _legend(figure, axes[0])
+        _legend(figure, axes[0], curves)
         band = f"; median of seeds at their median time, {BAND}" if any(len(g.items) > 1 for g in curves) else ""
         figure.suptitle(f"{title}: sample quality against training time{band}")
     return figure

@@ -10,7 +10,6 @@ gives the same report.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from datetime import datetime
@@ -24,8 +23,9 @@ from benchmark.report.divergence import TwinPair, divergence_section, twin_pairs
 from benchmark.report.markdown import MISSING, fmt_duration, model_title
 from benchmark.report.paired import rounding_control, seeds_section, suite_verdicts, summary_cells
 from benchmark.report.seeds import PairedVerdict
-from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, palette,
-                                    quality_figure, samples_figure, save_png, throughput_figure)
+from benchmark.report.plots import (batch_sweep_figure, divergence_figure, evolution_gif, loss_figure, loss_groups,
+                                    palette, quality_figure, quality_groups, sample_groups, samples_figure, save_png,
+                                    throughput_figure)
 from benchmark.report.results import Run, Suite, finite, load_suite
 from benchmark.report.runs_csv import runs_csv
 from benchmark.report.sample_quality import (UNLEARNED_RECALL, inception_missing, inception_missing_note,
@@ -61,8 +61,7 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
         runs = suite.runs_of(model)
         title, columns = model_title(model), grid_columns(model)
         links[model] = []
-        curves = [(run.label, history) for run in runs
-                  if (history := run.history()) is not None and len(history.step)]
+        curves = loss_groups(runs)  # seeds and repeats of a configuration: one median
         if curves:
             path = f"figures/loss_{_slug(model)}.png"
             save_png(loss_figure(title, curves, colors), run_dir / path)
@@ -87,9 +86,7 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
             path = f"figures/batch_sweep_{_slug(model)}.png"
             save_png(batch_sweep_figure(title, lines, colors), run_dir / path)
             links[model].append(f"![{title} throughput against batch size]({path})")
-        scored = {run.label: [(q["train_s"], q["fid"], q.get("recall", math.nan)) for q in history]
-                  for run in runs if run.ok and (history := run.result.get("quality_history"))
-                  and any(finite(q.get("fid")) is not None for q in history)}
+        scored = quality_groups(runs)
         if scored:
             path = f"figures/quality_{_slug(model)}.png"
             save_png(quality_figure(title, scored, colors), run_dir / path)
@@ -105,6 +102,7 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
         # rounding control would add one per run.
         # A native-pipeline run draws what its device twin draws (the same batches): one GIF.
         first_seed = min((run.config.get("seed") or 0 for run in runs), default=0)
+        seed_named = f", seed {first_seed}" if len({run.config.get("seed") or 0 for run in runs}) > 1 else ""
         on_device = {run.group[:6] for run in runs if run.input_pipeline == "device"}
         for run in runs:
             if (run.group[3] != batch or int(run.config.get("repeat") or 1) != 1 or run.nudged
@@ -115,11 +113,10 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
             if frames is not None and len(frames[0]):
                 path = f"figures/evolution_{_slug(run.name)}.gif"
                 write_bytes(run_dir / path, evolution_gif(*frames, columns=columns))
-                animations.append(f"![{run.label}: samples through training]({path})")
+                animations.append(f"![{run.label}{seed_named}: samples through training]({path})")
         if animations:
             links[model].append(" ".join(animations))
-        panels = [(run.label, samples) for run in runs
-                  if (samples := run.samples()) is not None and len(samples)]
+        panels = sample_groups(runs)
         if panels:
             path = f"figures/samples_{_slug(model)}.png"
             save_png(samples_figure(title, panels, columns), run_dir / path)

@@ -61,5 +61,5 @@ def test_noise_only_is_equivalent_and_few_noisy_seeds_are_inconclusive(tmp_path)
 def test_one_seed_keeps_the_one_run_summary(tmp_path):
     report = seeded_suite(tmp_path, {"dcgan": {"torch": [100.0], "tf": [110.0]}})
     (row,) = table_rows(section(report, "## Summary"))
-    assert row[3] == "torch (100.00 vs 110.00)"
+    assert row[3] == "tie (FID torch 100.00, tf 110.00)"  # the one-run verdict: KIDs 10 and 11 ± 1 overlap
     assert "### Sample quality across seeds" not in report
