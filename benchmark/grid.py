@@ -50,6 +50,16 @@ def grid_columns(model: str | GANSpec) -> int | None:
     return spec.num_classes if spec and spec.conditional else None
 
 
+def frame_samples(model: str | GANSpec) -> int:
+    """How many of the fixed samples each frame of frames.npz keeps (the GIF of
+    training and TensorBoard's sample grid show them): a 4x4 grid, or two rows
+    of one column per class for a conditional model. The final sample grid
+    (samples.npy) keeps them all; 13 frames of 64 made a run's frames.npz and
+    GIF about 0.6 MB each, which a committed example multiplies by its runs."""
+    columns = grid_columns(model)
+    return 2 * columns if columns else 16
+
+
 def tile_uint8(frame: np.ndarray, columns: int | None = None) -> np.ndarray:
     """A frame of frames.npz, uint8 (N, H, W, C), as one uint8 grid, grey
     (rows, cols) or RGB (rows, cols, 3) as `tile`: its pixels unchanged, gutters 255."""

@@ -32,7 +32,7 @@ from benchmark.data import load_dataset, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Hooks, Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
-from benchmark.grid import grid_columns
+from benchmark.grid import frame_samples, grid_columns
 from benchmark.metrics.table import IN_PROGRESS
 from benchmark.progress import Progress
 from benchmark.quality import InceptionProbe, QualityProbe
@@ -195,9 +195,10 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
                             saved_trace)
 
     columns = grid_columns(config.model)  # tiled as in the report
+    kept = frame_samples(config.model)
 
     def on_frame(step: int, samples: np.ndarray) -> None:
-        if frames.add(step, samples):
+        if frames.add(step, samples[:kept]):
             progress.frame(step, frames.images[-1], columns)
 
     def checkpoint(state: TrainState) -> None:

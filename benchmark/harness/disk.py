@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmark import io
 from benchmark.config import MNIST_TRAIN_IMAGES, RunConfig
+from benchmark.grid import frame_samples
 
 
 class DiskFault(Exception):
@@ -68,9 +69,10 @@ def run_bytes(config: RunConfig) -> tuple[int, int, int]:
             checkpoint += size * (1 + (OPTIMIZER_SLOTS.get(optimizer.name, 2) if parameter.trainable else 0))
     steps = total_steps(config, spec, min(config.train_size or MNIST_TRAIN_IMAGES, MNIST_TRAIN_IMAGES))
     grid = config.sample_count * math.prod(spec.image_shape)  # one uint8 sample grid
+    frame = min(config.sample_count, frame_samples(spec)) * math.prod(spec.image_shape)  # one of frames.npz
     frames = min(FRAMES_KEPT, steps + 1)
-    tensorboard = steps * TENSORBOARD_STEP_BYTES + frames * TENSORBOARD_GRID_FACTOR * grid
-    final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * frames * grid + steps * STEP_BYTES
+    tensorboard = steps * TENSORBOARD_STEP_BYTES + frames * TENSORBOARD_GRID_FACTOR * frame
+    final = (checkpoint + RUN_FIXED_BYTES + 4 * grid + 2 * frames * frame + steps * STEP_BYTES
              + (int(tensorboard) if config.tensorboard else 0))
     return final, checkpoint, final + checkpoint
 

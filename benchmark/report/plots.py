@@ -33,7 +33,7 @@ STYLE = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fo
 DPI = 110
 MAX_WIDTH_PX = 2000  # the widest figure, as saved at DPI: a page shows it without shrinking it unreadably
 MIN_SAMPLE_PX = 36  # a sample grid shows fewer samples rather than draw each narrower than this
-BAND = "band: 25–75% of seeds"  # what the shaded band around a median is, as the figures say it
+BAND = "band: 25–75%"  # what the shaded band around a median is, as the figures say it
 LINE_STYLES = ("-", "--", ":", "-.")  # one per batch size, in increasing order
 LEGEND_INSIDE = 6  # more entries than this go beside the axes, not over the curves
 
@@ -206,7 +206,7 @@ def loss_figure(title: str, curves: Sequence[Group[History]], colors: Mapping[st
         if any(len(group.items) == 1 for group in curves):
             notes.append("raw behind")
         if any(len(group.items) > 1 for group in curves):
-            notes.append(f"median of seeds, {BAND}, each seed faint")
+            notes.append(f"median of seeds/repeats, {BAND}, each faint")
         against = "against images seen" if by_images else "per step"
         figure.suptitle(f"{title}: loss {against} ({'; '.join(notes)})")
     return figure
@@ -228,7 +228,10 @@ def _legend(figure: Figure, ax: Axes, curves: Sequence[Group]) -> None:
     batch sizes one under another)."""
     handles, names = ax.get_legend_handles_labels()
     if len(names) > LEGEND_INSIDE:
-        columns = min(len({group.label for group in curves}), 5)
+        # As many columns as the figure's width holds at the longest name
+        # (about 0.075 inch a character at 9 points, plus the line's sample).
+        fits = int(figure.get_figwidth() // (0.075 * max(map(len, names)) + 0.6))
+        columns = max(1, min(len({group.label for group in curves}), 5, fits))
         figure.set_figheight(figure.get_figheight() + 0.2 * math.ceil(len(names) / columns))
         figure.legend(handles, names, loc="outside lower center", ncols=columns, fontsize=9)
     else:
@@ -400,22 +403,24 @@ def quality_figure(title: str, curves: Sequence[Group[QualityPoints]], colors: M
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
         _legend(figure, axes[0], curves)
-        band = f"; median of seeds at their median time, {BAND}" if any(len(g.items) > 1 for g in curves) else ""
+        band = f"; median of seeds/repeats at their median time, {BAND}" if any(len(g.items) > 1 for g in curves) else ""
         figure.suptitle(f"{title}: sample quality against training time{band}")
     return figure
 
 
-def divergence_figure(title: str, pairs: Sequence[tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None]]) -> Figure:
+def divergence_figure(title: str, pairs: Sequence[tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None,
+                                                      np.ndarray | None]]) -> Figure:
     """Two twins parting: the generators' relative weight distance and the
     share of samples read as the same digit, against the step (log axes: the
-    trace is log-spaced). `pairs` holds (pair label, seed, steps, G distance,
-    same-digit share or None); one colour per label, one line per seed."""
+    trace is log-spaced), that share's chance level dashed beside it. `pairs`
+    holds (pair label, seed, steps, G distance, same-digit share or None,
+    its chance level or None); one colour per label, one line per seed."""
     colors = palette([label for label, *_ in pairs])
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(11, 3.8), layout="constrained")
         axes = figure.subplots(1, 2)
         labelled: set[str] = set()
-        for label, _, steps, distance, same in pairs:
+        for label, _, steps, distance, same, chance in pairs:
             after = steps > 0  # step 0: distance 0, off a log axis
             legend = None if label in labelled else label
             labelled.add(label)
@@ -423,9 +428,12 @@ def divergence_figure(title: str, pairs: Sequence[tuple[str, int, np.ndarray, np
             axes[0].plot(steps[positive], distance[positive], color=colors[label], alpha=0.7, label=legend)
             if same is not None:
                 axes[1].plot(steps[after], 100 * same[after], color=colors[label], alpha=0.7, label=legend)
+            if chance is not None:  # what two unrelated generators with these digit frequencies would share
+                axes[1].plot(steps[after], 100 * chance[after], color=colors[label], alpha=0.7, linestyle="--",
+                             linewidth=1)
         axes[0].set_yscale("log")
         axes[0].set_ylabel("G weights apart, relative")
-        axes[1].set_ylabel("samples read as the same digit (%)")
+        axes[1].set_ylabel("same digit (%); dashed: chance")
         axes[1].set_ylim(0, 101)
         for ax in axes:
             ax.set_xscale("log")

@@ -95,7 +95,8 @@ def draw_figures(suite: Suite, run_dir: Path, twins: dict[str, list[TwinPair]]) 
         if pairs:
             path = f"figures/divergence_{_slug(model)}.png"
             save_png(divergence_figure(title, [(p.label, p.seed, p.divergence.steps, p.divergence.distance["generator"],
-                                                p.divergence.same_digit) for p in pairs]), run_dir / path)
+                                                p.divergence.same_digit, p.divergence.chance_digit)
+                                               for p in pairs]), run_dir / path)
             links[model].append(f"![{title}: when the twins part]({path})")
         animations = []
         # One GIF (~1.5 MB) per configuration: sweeps, repeats, seeds and the

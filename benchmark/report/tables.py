@@ -250,7 +250,13 @@ def _flops_cell(run: Run, peaks: Peaks) -> str:
     if achieved is None:
         return MISSING
     peak = peaks.get((str(run.config.get("device")), run.precision))
-    return f"{achieved:.1f} ({100 * achieved / peak:.0f}%)" if peak else f"{achieved:.1f}"
+    if not peak:
+        return f"{achieved:.1f}"
+    # A step cannot beat the machine's best matrix product: above 100% the
+    # probe itself ran slow (under load, or throttled), so the share says nothing.
+    if achieved > peak:
+        return f"{achieved:.1f} ({100 * achieved / peak:.0f}%: the peak probe ran slow)"
+    return f"{achieved:.1f} ({100 * achieved / peak:.0f}%)"
 
 
 def _model_row(run: Run, with_device: bool, peaks: Peaks, with_input: bool = False) -> list[str]:

@@ -109,3 +109,10 @@ def test_mixed_precision_is_compared_with_fp32_plainly(tmp_path):
     speed = section(render_report(tmp_path).read_text(encoding="utf-8"), "### Speed")
     assert "torch eager bf16 2.14x its fp32 images/s" in speed
     assert "tf xla bf16 0.93x its fp32 images/s (slower than fp32)" in speed
+
+
+def test_a_share_above_the_peak_blames_the_probe(tmp_path):
+    # dcgan-pilot's 105%: the peak was probed while other work shared the CPU.
+    report = suite_with(tmp_path, calibration=None, modes_chosen_by="given", peaks={"fp32": 300.0, "bf16": 300.0})
+    rows = {row[1]: row for row in table_rows(section(report, "### Speed"))}
+    assert rows["eager bf16"][4] == "351.0 (117%: the peak probe ran slow)"

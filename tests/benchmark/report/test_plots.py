@@ -55,7 +55,7 @@ def test_six_seeds_of_two_frameworks_are_two_medians_with_bands():
     curves = [seeded(label, [history(10 * i + s) for s in SEEDS]) for i, label in enumerate(LABELS)]
     figure = loss_figure("DCGAN", curves, COLORS)
     assert legend_names(figure) == [f"{label}: median of 6 seeds" for label in LABELS]
-    assert "band: 25–75% of seeds" in figure._suptitle.get_text()
+    assert "band: 25–75%" in figure._suptitle.get_text()
     d_axes = figure.axes[0]
     assert len(bands(d_axes)) == 2
     # The bold line is the median of the seeds' smoothed curves, not any one seed.
