@@ -224,7 +224,7 @@ def _loops_example(folder: Path) -> Example:
              "; ".join(f"{fw} {', '.join(m)}" for fw, m in modes.items()),
              "batch " + ", ".join(map(str, batches)),
              "repeats " + ", ".join(map(str, repeats)),
-             f"{len(records)} runs"]
+             f"{len(records)} run{'' if len(records) == 1 else 's'}"]
     envs = [r.get("environment") or {} for r in records]
     return Example(
         folder=folder.name,
