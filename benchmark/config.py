@@ -30,6 +30,11 @@ DEFAULT_DATASET = "mnist"
 # grows as N falls, so compare such FIDs only with each other; KID is unbiased).
 INCEPTION_CPU_SAMPLES = 500
 INCEPTION_CPU_PROBES = 1
+# On MNIST, FID/KID on Inception-v3 beside the classifier's (RunConfig.inception_samples):
+# the standard FID, the one papers publish, scored once at the end of a run on
+# the profile's samples (full and converge), at most INCEPTION_CPU_SAMPLES on a
+# CPU, where 500 samples cost about 75 s a run on 2 cores (docs/metrics.md,
+# "Inception FID"); quick, the CPU default, leaves it to --inception-samples.
 
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -61,6 +66,7 @@ class Profile:
     sample_count: int = 64  # images in the sample grid, from one fixed noise set
     quality_samples: int = 10_000  # generated images scored at each probe (0: none)
     quality_probes: int = 1  # times a run is scored, evenly spaced in steps, the last at its end
+    inception_samples: int = 10_000  # MNIST: samples scored on Inception-v3 at the end, beside the classifier
     calibrate: bool = True  # --modes auto measures the fastest modes; smoke, which times nothing, does not
     generator_updates: Mapping[str, int] | None = None
 
@@ -79,9 +85,10 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("smoke", "seconds per run: checks that everything runs", epochs=1,
-                batch_size=32, train_size=640, sample_count=16, quality_samples=500, calibrate=False),
+                batch_size=32, train_size=640, sample_count=16, quality_samples=500, inception_samples=0,
+                calibrate=False),
         Profile("quick", "default on CPU: one epoch of the 60k train split", epochs=1,
-                batch_size=128, train_size=None, quality_probes=4),
+                batch_size=128, train_size=None, quality_probes=4, inception_samples=0),
         Profile("full", "default on GPU: 25 epochs, as in the DCGAN paper", epochs=25,
                 batch_size=128, train_size=None, quality_probes=25),
         Profile("converge", f"{CONVERGE_GENERATOR_UPDATES:,} generator updates per model, "
@@ -109,6 +116,9 @@ class RunConfig:
     data_dir: str | None
     quality_samples: int = 0  # generated images scored at each probe
     quality_probes: int = 1  # probes per run, evenly spaced in steps, the last after the final step
+    # MNIST: samples scored on Inception-v3 (FID, KID) once after the final step, beside
+    # the classifier's scores (0: none); other data is scored on Inception by quality_samples
+    inception_samples: int = 0
     d_lr: float | None = None  # overrides the spec's learning rates (None: the paper's)
     g_lr: float | None = None
     tensorboard: bool = False  # also write TensorBoard events under RUN_DIR/tensorboard (benchmark.tensorboard)

@@ -34,13 +34,16 @@ class Seeds:
     noise: np.random.Generator
     samples: np.random.Generator
     quality: np.random.Generator
+    inception: np.random.Generator  # MNIST's Inception scores beside the classifier's
 
     @classmethod
     def from_seed(cls, seed: int) -> "Seeds":
-        init, order, noise, samples, quality = np.random.SeedSequence(seed).spawn(5)
+        # A SeedSequence's i-th child is the same however many are spawned: a new
+        # stream, added last, leaves the others as they were.
+        init, order, noise, samples, quality, inception = np.random.SeedSequence(seed).spawn(6)
         return cls(int(init.generate_state(1)[0]), np.random.default_rng(order),
                    np.random.default_rng(noise), np.random.default_rng(samples),
-                   np.random.default_rng(quality))
+                   np.random.default_rng(quality), np.random.default_rng(inception))
 
 
 @dataclass

@@ -2,20 +2,22 @@
 driver's probe steps (`--quality-probes`, evenly spaced over a run).
 
 MNIST is scored by the framework-neutral evaluator on the committed MNIST
-classifier (`benchmark.metrics`); any other data by FID and KID on
-Inception-v3 (`benchmark.metrics.inception`), in a process of its own.
+classifier (`benchmark.metrics`), and once at the end by the standard FID and
+KID on Inception-v3 beside it (`inception_beside`); any other data by FID and
+KID on Inception-v3 (`benchmark.metrics.inception`), in a process of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.io import user_cache, write_npy
 from benchmark.metrics import evaluate, reference_stats
-from benchmark.metrics.table import INCEPTION, keys_of
+from benchmark.metrics.table import BESIDE_PREFIX, INCEPTION, keys_of
 from benchmark.runner import Runner
 from benchmark.specs import GANSpec
 
@@ -74,6 +76,19 @@ class InceptionProbe:
         scores = score_in_subprocess(generate_all(runner, self.noise, self.labels), self.real_path, self.weights, download=False,
                                      threads=self.threads, device=self.device)
         return {**record, **scores}
+
+
+def inception_beside(runner: Runner, spec: GANSpec, count: int, rng: np.random.Generator,
+                     real_images: np.ndarray, threads: int = 0, device: str = "cpu") -> dict[str, object]:
+    """MNIST's FID and KID on Inception-v3 at the end of a run, beside the
+    classifier's: ``count`` samples of their own fixed noise against as many
+    real training images, under the metric table's ``inception_`` keys, with
+    the seconds the scoring took and, without the weights, why not."""
+    start = time.perf_counter()
+    scores = InceptionProbe(spec, count, rng, real_images, threads=threads, device=device)(runner)
+    beside = {f"{BESIDE_PREFIX}{key}": scores[key] for key in keys_of(INCEPTION)}
+    return {**beside, "inception_samples": count, "inception_reason": scores.get("inception_reason"),
+            "inception_s": time.perf_counter() - start}
 
 
 def saved_real_subset(images: np.ndarray, count: int) -> Path:

@@ -35,12 +35,12 @@ from benchmark.flops import training_flops_per_step
 from benchmark.grid import frame_samples, grid_columns
 from benchmark.metrics.table import IN_PROGRESS
 from benchmark.progress import Progress
-from benchmark.quality import InceptionProbe, QualityProbe
+from benchmark.quality import InceptionProbe, QualityProbe, inception_beside
 from benchmark.registry import create_native_input, create_runner
 from benchmark.runner import Runner, RunnerOptions
 from benchmark.weights import initial_weights, nudged_by_one_ulp
 
-RESULT_SCHEMA_VERSION = 2
+RESULT_SCHEMA_VERSION = 3
 CHECKPOINT = "checkpoint"
 FRAMES = "frames.npz"
 
@@ -237,6 +237,15 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     tracer.trace.save(run_dir / TRACE_FILE)
     io.write_text(run_dir / "history.csv", outcome.history.to_csv())
     io.write_npy(run_dir / "samples.npy", outcome.samples)
+    final_quality = outcome.quality[-1] if outcome.quality else None
+    if mnist and config.inception_samples and final_quality is not None:
+        progress.message(f"scoring {config.inception_samples} samples on Inception-v3 (FID, KID)")
+        final_quality = {**final_quality, **inception_beside(runner, spec, config.inception_samples, seeds.inception, images,
+                                                 threads=config.threads, device=config.device)}
+        scored = final_quality
+        progress.message(f"Inception FID {scored['inception_fid']:.2f}, KID {scored['inception_kid_mean']:.4f} "
+                         f"({scored['inception_s']:.0f}s)" if scored["inception_reason"] is None
+                         else f"no Inception FID: {scored['inception_reason']}")
 
     history = outcome.history
     tail = max(1, len(history) // 10)
@@ -271,7 +280,7 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
                    "matmul_peak_gflops": matmul_peak, **loader},
         "memory": {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                    "peak_device_bytes": runner.peak_memory_bytes()},
-        "quality": outcome.quality[-1] if outcome.quality else None,
+        "quality": final_quality,
         "quality_history": outcome.quality,
         "final_losses": {  # mean of the last 10% of steps: single steps are noisy
             "d_loss": sum(history.d_loss[-tail:]) / tail if len(history) else None,

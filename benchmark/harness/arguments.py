@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="generated images scored (FID, KID, precision/recall, ...) at each "
                              "probe; 0 skips scoring, else at least 10, the evaluator's minimum "
                              "(default: the profile's, 10000 or 500 in smoke)")
+    parser.add_argument("--inception-samples", type=non_negative_int, metavar="N",
+                        help="on MNIST: generated images scored once at the end of each run by the "
+                             "standard FID and KID on Inception-v3, beside the classifier's scores; 0 "
+                             "skips it, else at least 10 (default: the profile's, 10000 in full and "
+                             f"converge, at most {INCEPTION_CPU_SAMPLES} on a CPU, about 75 s a run there; "
+                             "none in smoke and quick)")
     parser.add_argument("--quality-probes", type=positive_int, metavar="N",
                         help="times each run is scored, evenly spaced over its steps, the last "
                              "after the final step (default: the profile's: smoke 1, quick 4, full 25)")

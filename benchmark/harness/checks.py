@@ -60,6 +60,16 @@ def validate_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--quality-samples {args.quality_samples}: scoring holds the images twice "
                              f"({format_size(images)}), more than this machine's {format_size(memory)} of "
                              "memory; give fewer (10000 is the reference size)")
+    if args.inception_samples:
+        from benchmark.metrics.evaluation import MIN_SAMPLES
+
+        if args.dataset != DEFAULT_DATASET:
+            raise UsageError(f"--inception-samples {args.inception_samples}: it scores MNIST on Inception beside "
+                             f"the classifier; {args.dataset} is scored on Inception already, as many samples "
+                             "as --quality-samples says")
+        if args.inception_samples < MIN_SAMPLES:
+            raise UsageError(f"--inception-samples {args.inception_samples}: FID and KID need at least "
+                             f"{MIN_SAMPLES} samples; give 0 to skip it, or {MIN_SAMPLES} or more")
     if args.device == "cuda":
         from benchmark.environment import gpu_description
 
@@ -128,23 +138,24 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
 
 def prepare_quality_reference(data_dir: Path | None, configs: list[RunConfig]) -> str | None:
     """Before any run: MNIST's real-data statistics, computed once (then cached
-    on disk) so that no run pays for them; on other data, the Inception
-    weights, looked for and downloaded once where the network allows.
+    on disk) so that no run pays for them; where Inception scores (data other
+    than MNIST, or MNIST's --inception-samples), its weights, looked for (they
+    come with the install) and downloaded once where the network allows.
     Returns why FID/KID on Inception cannot be computed, or None."""
-    if not any(c.quality_samples for c in configs):
-        return None
-    if configs[0].dataset == DEFAULT_DATASET:
+    mnist = configs[0].dataset == DEFAULT_DATASET
+    if mnist and any(c.quality_samples for c in configs):
         from benchmark.metrics import reference_stats
 
         reference_stats(data_dir)
+    if not any(c.inception_samples if mnist else c.quality_samples for c in configs):
         return None
     from benchmark.metrics.inception import InceptionWeightsError, find_weights
 
     try:
         find_weights()
     except InceptionWeightsError as error:
-        print(f"warning: no FID or KID on {configs[0].dataset}: {error} Every run reports the rest, "
-              "and the report says that Inception's weights were missing.", file=sys.stderr)
+        print(f"warning: no FID or KID on Inception for {configs[0].dataset}: {error} Every run reports the "
+              "rest, and the report says that Inception's weights were missing.", file=sys.stderr)
         return str(error)
     return None
 

@@ -64,6 +64,11 @@ def plan_runs(args: argparse.Namespace, device: str, n_images: int = MNIST_TRAIN
     profile = PROFILES[args.profile or ("full" if device == "cuda" else "quick")]
     quality_samples = profile.quality_samples if args.quality_samples is None else args.quality_samples
     quality_probes = args.quality_probes or profile.quality_probes
+    inception_samples = 0  # other data is scored on Inception by quality_samples
+    if args.dataset == DEFAULT_DATASET:
+        inception_samples = profile.inception_samples if args.inception_samples is None else args.inception_samples
+        if device == "cpu" and args.inception_samples is None:
+            inception_samples = min(inception_samples, INCEPTION_CPU_SAMPLES)
     if args.dataset != DEFAULT_DATASET and device == "cpu":  # Inception on a CPU: INCEPTION_CPU_SAMPLES
         if args.quality_samples is None:
             quality_samples = min(quality_samples, INCEPTION_CPU_SAMPLES)
@@ -117,7 +122,7 @@ def plan_runs(args: argparse.Namespace, device: str, n_images: int = MNIST_TRAIN
                   batch_size=b,
                   train_size=args.train_size or profile.train_size,
                   sample_count=profile.sample_count, seed=s, threads=args.threads,
-                  quality_samples=quality_samples, quality_probes=quality_probes,
+                  quality_samples=quality_samples, quality_probes=quality_probes, inception_samples=inception_samples,
                   data_dir=str(args.data_dir.resolve()) if args.data_dir else None,
                   d_lr=args.d_lr, g_lr=args.g_lr, tensorboard=args.tensorboard,
                   repeat=r, tag=tag(b, r, s), precision=p, nudged=n, devices=d,

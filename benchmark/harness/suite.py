@@ -22,7 +22,7 @@ from benchmark.config import RunConfig
 from benchmark.harness.disk import DiskFault
 from benchmark.environment import REPO_ROOT, describe
 
-RESULTS_SCHEMA_VERSION = 2
+RESULTS_SCHEMA_VERSION = 3
 STDERR_TAIL_LINES = 30
 PLAN_FILE = "suite.json"  # the planned runs, so that --resume needs no flags
 FINISHED = ("ok", "diverged")  # kept by --resume; a diverged run would diverge again

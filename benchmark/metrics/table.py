@@ -17,6 +17,10 @@ from dataclasses import dataclass
 # INCEPTION is also a quality record's "features" when Inception scored it.
 CLASSIFIER = "classifier"
 INCEPTION = "inception"
+# On MNIST, the Inception scorer's keys again, prefixed, beside the classifier's:
+# once at the end of a run (RunConfig.inception_samples).
+INCEPTION_BESIDE = "inception beside the classifier"
+BESIDE_PREFIX = "inception_"
 
 # A metric's direction; None for a fact (a sample count, a spread, a share).
 LOWER = "lower"
@@ -64,6 +68,11 @@ METRICS: tuple[Metric, ...] = (
     *(Metric(f"class_share_{digit}", (CLASSIFIER,)) for digit in range(10)),
     Metric("label_accuracy", (CLASSIFIER,), HIGHER, "Label acc. ↑", ".3f", "quality/label_accuracy",
            conditional=True),
+    Metric("inception_fid", (INCEPTION_BESIDE,), LOWER, "Inception FID ↓", ".2f"),
+    # No spread shown: with every sample in each KID subset (N <= 1000) the subsets agree, std ~0
+    Metric("inception_kid_mean", (INCEPTION_BESIDE,), LOWER, "Inception KID ↓", ".4f"),
+    Metric("inception_kid_std", (INCEPTION_BESIDE,), fmt=".4f"),
+    Metric("inception_samples", (INCEPTION_BESIDE,)),
 )
 BY_KEY: dict[str, Metric] = {metric.key: metric for metric in METRICS}
 # The report's quality columns, in order; the metrics logged to TensorBoard; and
@@ -74,5 +83,5 @@ IN_PROGRESS: tuple[Metric, ...] = tuple(metric for metric in METRICS if metric.p
 
 
 def keys_of(evaluator: str) -> tuple[str, ...]:
-    """The keys `evaluator` (CLASSIFIER or INCEPTION) fills, in table order."""
+    """The keys `evaluator` (CLASSIFIER, INCEPTION or INCEPTION_BESIDE) fills, in table order."""
     return tuple(metric.key for metric in METRICS if evaluator in metric.evaluators)

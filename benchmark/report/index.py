@@ -11,8 +11,9 @@ is the first sentence after the README's first table.
     python -m benchmark.report.index [REPORTS_DIR]    # writes REPORTS_DIR/README.md
 
 It also writes the repository README's "results at a glance" table, between
-its two markers (GLANCE_START, GLANCE_END): for each model, the newest
-committed MNIST example that compares it on one device, each framework's best
+its two markers (GLANCE_START, GLANCE_END): for each model, the committed
+MNIST example that compares the most frameworks on it on one device (the
+newest of those), each framework's best
 mode as a share of the fastest one's images/s, and the report's own speed and
 quality verdicts, quoted. tests/benchmark/report/test_index.py fails when the
 committed index or table is not what this renders today.
@@ -316,8 +317,9 @@ def _union(lists: Any) -> list:
 
 
 def render_glance(reports_dir: Path) -> str:
-    """The README's table: one row per model, from the newest example that
-    compares two frameworks or more on it, on MNIST and one device. A
+    """The README's table: one row per model, from the example that compares
+    the most frameworks on it (two or more; the newest of those), on MNIST
+    and one device. A
     framework's cell is its best mode's median images/s over the fastest
     framework's (1.00 for the fastest), linked to the report; the verdict
     cells are that report's own Summary cells, quoted."""
@@ -327,15 +329,16 @@ def render_glance(reports_dir: Path) -> str:
             suite = load_suite(folder)
             if (suite.settings.get("dataset") or "mnist") == "mnist" and all(r.devices == 1 for r in suite.runs):
                 suites.append((str(suite.summary.get("created_utc") or ""), folder, suite))
-    suites.sort(key=lambda item: item[:2], reverse=True)
     rows = []
     for model in SPECS:
-        for _, folder, suite in suites:
-            comparison = compare(suite.runs_of(model), model, suite.profile_batch_size)
-            if len(comparison.leaders) >= 2:
-                break
-        else:
+        # the example comparing the most frameworks on the model, the newest of those
+        candidates = [(len(comparison.leaders), created, folder.name, folder, comparison)
+                      for created, folder, suite in suites
+                      if len((comparison := compare(suite.runs_of(model), model, suite.profile_batch_size)).leaders) >= 2]
+        if not candidates:
             continue
+        *_, folder, comparison = max(candidates, key=lambda item: item[:3])
+        suite = next(suite for _, f, suite in suites if f == folder)
         link = f"reports/{folder.name}/report.md"
         top = comparison.leaders[0].rate
         by_framework = {leader.framework: leader for leader in comparison.leaders}

@@ -60,10 +60,16 @@ def quality_table(runs: Sequence[Run]) -> str | None:
         cells = [run.framework + str(run.config.get("tag") or ""), run.mode_label,
                  fmt_count(q.get("num_samples")), *(_quality_cell(q, metric) for metric in columns)]
         rows.append([*cells, fid_band(q["fid"])])
+    beside = sorted({fmt_count(q["inception_samples"]) for _, q in scored if finite(q.get("inception_fid")) is not None})
     return (markdown_table(headers, rows, "ll" + "r" * (len(headers) - 3) + "l") + "\n\n"
             f"*Band* (by FID, from real digits degraded step by step; docs/metrics.md): well trained "
             f"≤ {FID_BANDS[0][0]:.0f} (real digits with light pixel noise), recognisable ≤ "
-            f"{FID_BANDS[1][0]:.0f} (real digits blurred by 1 px), else not converged.")
+            f"{FID_BANDS[1][0]:.0f} (real digits blurred by 1 px), else not converged."
+            + (f" *Inception FID, KID*: the standard FID network's pool3 features, {' or '.join(beside)} samples "
+               "against as many real training images, once at the end of the run (`--inception-samples`); "
+               "FID is biased upwards the fewer the samples (papers use 10,000: docs/metrics.md, "
+               "\"Inception FID\"), so compare these within this report. The band and the verdicts use "
+               "the classifier's FID." if beside else ""))
 
 
 def _inception_quality_table(scored: list[tuple[Run, dict]], columns: list[Metric]) -> str:

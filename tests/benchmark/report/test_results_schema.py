@@ -151,7 +151,7 @@ def corrupt_unknown_run_field(results: dict) -> None:
 
 
 def corrupt_version(results: dict) -> None:
-    results["schema_version"] = 3
+    results["schema_version"] = 4  # no such version
 
 
 def corrupt_dirty_commit(results: dict) -> None:
