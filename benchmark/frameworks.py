@@ -93,10 +93,11 @@ TABLE: dict[str, Framework] = {f.name: f for f in (
               input_pipeline="tf_impl.input_pipeline", default=True),  # tensorflow-datasets + tf.data
     # JAX joins on request (`--frameworks torch tf jax`), so a machine without
     # it runs as before. No loss scaling, so no fp16; no tutorial (neither JAX
-    # nor Flax ships a GAN example); no data-parallel runner or native pipeline yet.
+    # nor Flax ships a GAN example); no data-parallel runner yet.
     Framework("jax", package="jax", modes=("eager", "jit"), reference_mode="jit",
               runner="jax_impl.runner:JaxRunner", precisions=("fp32", "bf16"),
-              loops="jax_impl.loops", tutorial_mode=None, profiler=True),
+              loops="jax_impl.loops", tutorial_mode=None, profiler=True,
+              input_pipeline="jax_impl.input_pipeline", loader_processes=True),  # Grain's DataLoader
 )}
 
 NAMES = tuple(TABLE)

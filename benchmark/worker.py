@@ -240,12 +240,12 @@ def run(run_dir: Path, process: distributed.Process = distributed.Process()) -> 
     final_quality = outcome.quality[-1] if outcome.quality else None
     if mnist and config.inception_samples and final_quality is not None:
         progress.message(f"scoring {config.inception_samples} samples on Inception-v3 (FID, KID)")
-        final_quality = {**final_quality, **inception_beside(runner, spec, config.inception_samples, seeds.inception, images,
-                                                 threads=config.threads, device=config.device)}
-        scored = final_quality
-        progress.message(f"Inception FID {scored['inception_fid']:.2f}, KID {scored['inception_kid_mean']:.4f} "
-                         f"({scored['inception_s']:.0f}s)" if scored["inception_reason"] is None
-                         else f"no Inception FID: {scored['inception_reason']}")
+        beside = inception_beside(runner, spec, config.inception_samples, seeds.inception, images,
+                                  threads=config.threads, device=config.device)
+        final_quality = {**final_quality, **beside}
+        progress.message(f"Inception FID {beside['inception_fid']:.2f}, KID {beside['inception_kid_mean']:.4f} "
+                         f"({beside['inception_s']:.0f}s)" if beside["inception_reason"] is None
+                         else f"no Inception FID: {beside['inception_reason']}")
 
     history = outcome.history
     tail = max(1, len(history) // 10)

@@ -240,9 +240,18 @@ class JaxRunner(Runner):
 
     def step_arguments(self, inputs: StepInputs) -> tuple:
         """`train_step`'s arguments for one step: (program, state, images,
-        labels, indices, noise, fake_labels, mix, lrs)."""
-        assert self.images is not None and self.state is not None, "import_weights and load_data first"
-        return (self.program, self.state, self.images, self.labels, jnp.asarray(inputs.indices, jnp.int32),
+        labels, indices, noise, fake_labels, mix, lrs). With the native
+        pipeline's batch (n_critic * B, H, W, C) the step gathers critic update
+        k's rows k*B..(k+1)*B-1 from it instead of from the loaded data set."""
+        if inputs.real is None:
+            assert self.images is not None and self.state is not None, "import_weights and load_data first"
+            images, labels, indices = self.images, self.labels, inputs.indices
+        else:
+            assert self.state is not None, "import_weights first"
+            images = jnp.asarray(inputs.real, self.dtype)
+            labels = jnp.asarray(inputs.real_labels, jnp.int32)
+            indices = np.arange(inputs.indices.size).reshape(inputs.indices.shape)
+        return (self.program, self.state, images, labels, jnp.asarray(indices, jnp.int32),
                 jnp.asarray(inputs.noise, self.dtype), jnp.asarray(inputs.fake_labels, jnp.int32),
                 jnp.asarray(inputs.mix, self.dtype), jnp.asarray(self.lrs, self.dtype))
 

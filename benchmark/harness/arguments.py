@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "data set held on the device, each batch gathered by index inside the "
                              "step) or native (the framework's own loader: torchvision and a "
                              "DataLoader with worker processes; tensorflow-datasets and tf.data with "
-                             "prefetch), named ...-native. Both give the same batches in the same "
+                             "prefetch; Grain's DataLoader with worker processes for jax), named ...-native. Both give the same batches in the same "
                              "order; the report times the loader apart from the step")
     parser.add_argument("--data-dir", type=Path,
                         help="folder with the data set's files (MNIST: the four IDX files, .gz or raw); "

@@ -70,6 +70,10 @@ def validate_args(args: argparse.Namespace) -> None:
         if args.inception_samples < MIN_SAMPLES:
             raise UsageError(f"--inception-samples {args.inception_samples}: FID and KID need at least "
                              f"{MIN_SAMPLES} samples; give 0 to skip it, or {MIN_SAMPLES} or more")
+        if args.quality_samples == 0:
+            raise UsageError(f"--inception-samples {args.inception_samples} with --quality-samples 0: the "
+                             "Inception scores join the run's last quality probe, and there is none; "
+                             "give --quality-samples 10 or more")
     if args.device == "cuda":
         from benchmark.environment import gpu_description
 

@@ -88,8 +88,8 @@ def _quality_cell(q: dict, metric: Metric) -> str:
     """The metric's value in its format, and its spread where it has one ("0.0123 ± 0.0004")."""
     value = finite(q.get(metric.key))
     cell = MISSING if value is None else format(value, metric.fmt)
-    if metric.spread and finite(q.get(metric.spread)) is not None:
-        cell += f" ± {format(q[metric.spread], metric.fmt)}"
+    if metric.spread and (spread := finite(q.get(metric.spread))) is not None and spread > KID_SPREAD_MEASURED:
+        cell += f" ± {format(spread, metric.fmt)}"
     return cell
 
 
@@ -124,6 +124,13 @@ def unlearned_note(runs: Sequence[Run]) -> str | None:
             "yet; train longer (`--epochs`) before reading it as a difference in quality.")
 
 
+# KID's spread is the std of its estimate over random subsets of at most 1,000
+# samples (benchmark.metrics.distances.kid); with 1,000 samples or fewer every
+# subset holds them all, the estimates agree and the std is rounding (~1e-10):
+# it measures nothing, so it can separate nothing.
+KID_SPREAD_MEASURED = 1e-9
+
+
 def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     """(better framework by FID, whether KID separates it from the runner-up
     beyond 2 standard errors): "tie" when it does not, "none" when no run has
@@ -147,6 +154,8 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     # A winner is named only where the data can tell one (docs/metrics.md, "Verdict rules").
     if not_learned_yet(runs):
         return f"none: not learned yet (FID {fids})", f"n/a: every run's recall < {UNLEARNED_RECALL}"
+    if not spread > KID_SPREAD_MEASURED:
+        return f"none named (FID {fids})", "not judged: KID's spread unmeasured (≤ 1,000 samples)"
     if not clear:
         return f"tie (FID {fids})", "within noise (KID)"
     better = f"{run_a.framework} ({a['fid']:.2f} vs {b['fid']:.2f})"

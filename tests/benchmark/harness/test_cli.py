@@ -370,4 +370,7 @@ def test_inception_samples_are_refused_where_they_cannot_apply(tmp_path):
     assert few.returncode == 2 and "--inception-samples 3: FID and KID need at least 10" in few.stderr
     other = run_cli("--profile", "smoke", "--dataset", "cifar10", "--inception-samples", "100", "--out", str(tmp_path))
     assert other.returncode == 2 and "cifar10 is scored on Inception already" in other.stderr
+    unprobed = run_cli("--profile", "smoke", "--quality-samples", "0", "--inception-samples", "100",
+                       "--out", str(tmp_path))
+    assert unprobed.returncode == 2 and "there is none; give --quality-samples 10 or more" in unprobed.stderr
     assert not any(tmp_path.iterdir())  # nothing written

@@ -1,7 +1,8 @@
 """Every data set this machine has files for, through run_benchmark.py: tiny
 copies the test writes (tests/datasets.py), in both frameworks. A native run
 and a device run of one seed see the same batches, so their loss curves agree
-bit for bit in each framework: the image folder runs both pipelines. The
+bit for bit in each framework: the image folder runs both pipelines, in
+JAX too (Grain's loader). The
 canonical sets run the native pipelines (their device pipeline is MNIST's and
 the folder's code with another loader, tests/benchmark/data): each worker costs
 10-20 s of imports on 2 cores, and the suite has a time budget."""
@@ -22,12 +23,13 @@ from tests.datasets import tiny_sources
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKSUM_HOOK = REPO_ROOT / "tests" / "checksums"  # sitecustomize: the tiny sets' checksums in every process
 
-# key of tiny_sources -> (model, input pipelines, flags): each covers another path through the step
+# key of tiny_sources -> (model, input pipelines, frameworks, flags): each covers another path through the step
 CASES = {
-    "folder": ("dcgan", ("device", "native"),  # 6 readable images; scored on Inception
+    "folder": ("dcgan", ("device", "native"), ("torch", "tf", "jax"),  # 6 readable images; scored on Inception
                ["--image-size", "16", "--batch-size", "2", "--quality-samples", "10"]),
-    "cifar10": ("cgan", ("native",), ["--batch-size", "4", "--train-size", "16"]),  # real labels; a subset's rows
-    "fashion_mnist": ("wgan_gp", ("native",), ["--batch-size", "2"]),  # 5 critic batches a step, the penalty
+    "cifar10": ("cgan", ("native",), ("torch", "tf"),  # real labels; a subset's rows
+                ["--batch-size", "4", "--train-size", "16"]),
+    "fashion_mnist": ("wgan_gp", ("native",), ("torch", "tf"), ["--batch-size", "2"]),  # 5 critic batches, the penalty
 }
 
 
@@ -45,11 +47,11 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 @pytest.mark.parametrize("key", list(CASES))
-def test_each_data_set_trains_in_both_frameworks(tmp_path: Path, sources: dict, key: str) -> None:
+def test_each_data_set_trains_in_each_framework(tmp_path: Path, sources: dict, key: str) -> None:
     name, data_dir = sources[key]
-    model, pipelines, flags = CASES[key]
+    model, pipelines, frameworks, flags = CASES[key]
     out = tmp_path / "out"
-    args = ["--dataset", name, "--models", model, "--frameworks", "torch", "tf", "--modes", "eager",
+    args = ["--dataset", name, "--models", model, "--frameworks", *frameworks, "--modes", "eager",
             "--input-pipeline", *pipelines, "--profile", "smoke", "--out", str(out), "--run-id", key,
             *(["--data-dir", str(data_dir)] if data_dir else []), *flags]
     if "--quality-samples" not in flags:
@@ -61,11 +63,11 @@ def test_each_data_set_trains_in_both_frameworks(tmp_path: Path, sources: dict, 
     results = json.loads((out / key / "results.json").read_text())
     runs = {run["name"]: run for run in results["runs"]}
     suffixes = {"device": "", "native": "-native"}
-    assert set(runs) == {f"{model}-{f}-eager{suffixes[p]}" for f in ("torch", "tf") for p in pipelines}
+    assert set(runs) == {f"{model}-{f}-eager{suffixes[p]}" for f in frameworks for p in pipelines}
     assert all(run["status"] == "ok" for run in runs.values())
     assert results["suite"]["dataset"] == (name if key != "folder" else f"folder:{Path(name[7:]).resolve()}")
     assert results["suite"]["input_pipelines"] == list(pipelines)
-    for framework in ("torch", "tf"):
+    for framework in frameworks:
         curves = {p: pd.read_csv(out / key / "runs" / f"{model}-{framework}-eager{suffixes[p]}" / "history.csv")
                   for p in pipelines}
         assert len(curves["native"]) >= 2 and curves["native"]["input_s"].notna().all()

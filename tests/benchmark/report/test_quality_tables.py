@@ -26,6 +26,14 @@ def test_overlapping_kids_are_a_tie_with_no_winner_named():
     assert better == "tie (FID tf 5.00, torch 5.20)" and difference == "within noise (KID)"
 
 
+def test_no_winner_where_kids_spread_was_not_measured():
+    # 500 Inception samples: each KID subset holds them all, the std is rounding
+    runs = [run("torch", 442.99, 0.5478, 2e-10), run("tf", 435.53, 0.5336, 1e-10)]
+    assert quality_verdict(runs) == ("none named (FID tf 435.53, torch 442.99)",
+                                     "not judged: KID's spread unmeasured (≤ 1,000 samples)")
+    assert "0.5478 |" in quality_table(runs[:1]) and "±" not in quality_table(runs[:1])
+
+
 def test_quality_table_shows_kid_with_its_spread_and_skips_absent_columns():
     table = quality_table([run("torch", 5.0, 0.0101, 0.0012)])
     assert "0.0101 ± 0.0012" in table and "Label acc." not in table
