@@ -222,7 +222,6 @@ def test_input_pipelines_plan_a_named_run_each_and_other_data_scores_less_on_a_c
     (["--dataset", "folder:{tmp}/faces", "--image-size", "48"], "no networks for images of shape (48, 48, 3)"),
     (["--image-size", "64"], "applies to folder:PATH data sets only"),
     (["--dataset", "folder:{tmp}/faces", "--data-dir", "{tmp}"], "names its own folder"),
-    (["--frameworks", "torch", "jax", "--input-pipeline", "native"], "jax has no native pipeline; native is torch/tf only"),
 ])
 def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, capsys, monkeypatch, flags, message):
     from benchmark.harness import cli
@@ -237,6 +236,23 @@ def test_data_a_run_cannot_train_on_exits_2_before_anything_trains(tmp_path, cap
         cli.main([*(f.format(tmp=tmp_path) for f in flags), "--profile", "smoke", "--out", str(out)])
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_framework_without_a_native_pipeline_is_refused_native(tmp_path, capsys, monkeypatch):
+    """Every framework has one today; the check stands for the next one (its table entry without one)."""
+    import dataclasses
+
+    from benchmark.frameworks import TABLE
+    from benchmark.harness import cli
+
+    monkeypatch.setitem(TABLE, "jax", dataclasses.replace(TABLE["jax"], input_pipeline=None))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--frameworks", "torch", "jax", "--input-pipeline", "native", "--profile", "smoke",
+                  "--out", str(out)])
+    assert exited.value.code == 2
+    assert "jax has no native pipeline; native is torch/tf only" in capsys.readouterr().err
     assert not out.exists()
 
 
