@@ -331,14 +331,13 @@ def render_glance(reports_dir: Path) -> str:
                 suites.append((str(suite.summary.get("created_utc") or ""), folder, suite))
     rows = []
     for model in SPECS:
-        # the example comparing the most frameworks on the model, the newest of those
-        candidates = [(len(comparison.leaders), created, folder.name, folder, comparison)
-                      for created, folder, suite in suites
-                      if len((comparison := compare(suite.runs_of(model), model, suite.profile_batch_size)).leaders) >= 2]
+        comparisons = [(compare(suite.runs_of(model), model, suite.profile_batch_size), created, folder, suite)
+                       for created, folder, suite in suites]
+        candidates = [item for item in comparisons if len(item[0].leaders) >= 2]
         if not candidates:
             continue
-        *_, folder, comparison = max(candidates, key=lambda item: item[:3])
-        suite = next(suite for _, f, suite in suites if f == folder)
+        # the example comparing the most frameworks on the model, the newest of those
+        comparison, _, folder, suite = max(candidates, key=lambda item: (len(item[0].leaders), item[1], item[2].name))
         link = f"reports/{folder.name}/report.md"
         top = comparison.leaders[0].rate
         by_framework = {leader.framework: leader for leader in comparison.leaders}
