@@ -39,7 +39,41 @@ def _private_home() -> Path:
     temporary.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(temporary)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    _session_compile_caches(Path(home))
     return Path(home)
+
+
+def _session_compile_caches(home: Path) -> None:
+    """Compiled code kept, so that the suite's hundreds of processes compile
+    each thing once, not once a process; the XLA caches live in this
+    session's home and die with it, so no session reuses an earlier one's:
+
+    - Python bytecode. Where PYTHONDONTWRITEBYTECODE is set (some containers
+      set it), every process would recompile ganbench's modules and the
+      tests' (about 0.5 s a process with the report's); they go to the
+      checkout's __pycache__ folders, as Python's default puts them.
+      (PYTHONPYCACHEPREFIX would move them out, but the installed
+      frameworks' too: every session would compile 200 MB of torch,
+      TensorFlow and JAX bytecode again.)
+    - XLA programs, TensorFlow's (tf_xla_persistent_cache_directory) and
+      JAX's (jax_compilation_cache_dir): a resumed or repeated run's
+      identical step loads its program instead of compiling it again (about
+      2 s of a TensorFlow DCGAN's first step on this CPU). JAX keeps even its
+      eager mode's one-operation programs, hundreds a model, each compiled in
+      well under a second: a second eager DCGAN of the same shapes started in
+      7 s instead of 13; in two whole suites (`--durations=0`), one with
+      each threshold, the files that run eager JAX took 53 s less with them
+      than with a 0.5 s threshold, and the jit-only parity module 20 s more
+      (the writes). A cache holds what the same compiler built from the same
+      program, so no test's outcome depends on it.
+    torch.compile's kernel cache is already in the session's TMPDIR."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if "tf_xla_persistent_cache_directory" not in flags:
+        os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={home / 'xla-tf'}".strip()
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(home / "xla-jax")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 
 
 TEST_HOME = _private_home()
@@ -149,9 +183,11 @@ def mnist_train(mnist_data_dir):
 @pytest.fixture(scope="session")
 def tiny_suite(mnist_data_dir):
     """The session's shared two-framework suite (tests/suites.py): torch and
-    tf, dcgan (10 steps: 2 warm-up, 8 timed) and wgan (2 steps, all warm-up),
-    50 quality samples at 2 probes, TensorBoard event files. Read it; copy it
-    to write."""
+    tf in eager mode, dcgan (10 steps: 2 warm-up, 8 timed) and wgan (2 steps,
+    all warm-up), 50 quality samples at 2 probes, TensorBoard event files.
+    Eager, not smoke's tf xla: XLA's compilations took 9 of its 44 s, and
+    other suites run tf xla through the command line (test_reliability's
+    tf-suite, test_cli's bf16). Read it; copy it to write."""
     from tests.suites import TINY, shared_suite
 
     return shared_suite(TEST_HOME, "tiny", *TINY, "--data-dir", mnist_data_dir)

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The `tiny_suite` fixture's flags (tests/conftest.py), for tests that resume it.
-TINY = ("--frameworks", "torch", "tf", "--models", "dcgan", "wgan", "--profile", "smoke",
+TINY = ("--frameworks", "torch", "tf", "--modes", "eager", "--models", "dcgan", "wgan", "--profile", "smoke",
         "--train-size", "160", "--batch-size", "16", "--quality-samples", "50", "--quality-probes", "2",
         "--tensorboard")
 

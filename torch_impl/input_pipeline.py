@@ -24,6 +24,7 @@ from torchvision.transforms import v2
 
 from benchmark.data import folder, native
 from benchmark.data.datasets import parse_dataset
+from torch_impl.runner import nchw_tensor
 
 
 class PlanSampler(Sampler[list[int]]):
@@ -111,7 +112,7 @@ class DeviceInput:
     in one tensor, each step's images gathered by index."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None, device: str = "cpu") -> None:
-        self.images = torch.tensor(np.asarray(images).transpose(0, 3, 1, 2), device=device).contiguous()
+        self.images = nchw_tensor(images, device=device)  # the device pipeline's strides
         self.labels = torch.tensor(np.zeros(len(images), np.int64) if labels is None else labels, device=device)
         self.device = device
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,19 @@ from torch_impl.weights import export_network, import_network
 
 # --precision -> autocast's compute type; fp32 runs without autocast.
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def nchw_tensor(images: np.ndarray, dtype: torch.dtype | None = None, device: str = "cpu") -> torch.Tensor:
+    """(N, H, W, C) images as a new (N, C, H, W) tensor with C-order strides,
+    even where C = 1. A transposed copy (numpy's or torch's) keeps a stride of
+    1 on a size-1 channel axis, which `contiguous()` accepts as it is; and
+    torch.compile guards on strides, so D was compiled once more when the
+    fakes' (64, 64, 8, 1) followed the real batch's (64, 1, 8, 1): a
+    compilation of D's forward and backward more for every grey data set."""
+    with warnings.catch_warnings():  # a read-only array (MNIST's), only read here: one copy, the result
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        source = torch.from_numpy(np.asarray(images)).permute(0, 3, 1, 2)
+    return torch.empty(source.shape, dtype=dtype or source.dtype, device=device).copy_(source)
 
 
 class TorchRunner(StatefulRunner):
@@ -77,8 +91,7 @@ class TorchRunner(StatefulRunner):
         # torch.tensor copies: torch owns its data set on the device, as
         # TFRunner owns its Variable, so peak memory counts one copy in both
         # frameworks; the read-only MNIST arrays are never aliased.
-        self.images = torch.tensor(images.transpose(0, 3, 1, 2), dtype=self.dtype,
-                                   device=self.device).contiguous()  # (N, C, H, W)
+        self.images = nchw_tensor(images, self.dtype, self.device)
         self.labels = torch.tensor(np.asarray(labels, np.int64), device=self.device)
 
     def train_step(self, inputs: StepInputs) -> dict[str, float]:

@@ -48,3 +48,24 @@ def test_compiled_step_equals_eager():
     # error it suppresses): make sure graphs were really compiled.
     assert counters["stats"]["unique_graphs"] > graphs_before
     assert_same_training(eager, compiled, RTOL)
+
+
+def test_real_batches_have_the_fakes_strides():
+    """torch.compile guards on strides, a size-1 axis's too: a grey real batch
+    with other strides than G's fakes made D compile once more. Loaded data
+    and the device pipeline's batches take G's output's C-order strides."""
+    import numpy as np
+
+    from benchmark.specs import get_spec
+    from torch_impl.input_pipeline import DeviceInput
+
+    spec = get_spec("dcgan")
+    runner = TorchRunner(spec, RunnerOptions(mode="eager"))
+    images = np.zeros((4, *spec.image_shape), np.float32)
+    runner.load_data(images, np.zeros(4, np.int64))
+    with torch.no_grad():
+        fakes = runner.generator(torch.zeros(2, spec.latent_dim), None)
+    real = runner.images[torch.tensor([0, 1])]
+    assert real.shape == fakes.shape and real.stride() == fakes.stride() == (28 * 28, 28 * 28, 28, 1)
+    (batch, _), = DeviceInput(images, None).epoch(np.array([[0, 1]]))
+    assert batch.stride() == fakes.stride()

@@ -1,11 +1,15 @@
 """Every data set this machine has files for, through run_benchmark.py: tiny
-copies the test writes (tests/datasets.py), in both frameworks. A native run
-and a device run of one seed see the same batches, so their loss curves agree
-bit for bit in each framework: the image folder runs both pipelines, in
-JAX too (Grain's loader). The
-canonical sets run the native pipelines (their device pipeline is MNIST's and
-the folder's code with another loader, tests/benchmark/data): each worker costs
-10-20 s of imports on 2 cores, and the suite has a time budget."""
+copies the test writes (tests/datasets.py), in every framework's native
+pipeline. A native run and a device run of one seed see the same batches, so
+their loss curves agree bit for bit: the image folder runs both pipelines in
+torch, end to end through the suite and its report. That each framework's
+native batches are its device batches, for each of these data sets, is tested
+in the twin's own process, where it costs no worker
+(tests/*_impl/test_*_input_pipeline.py); so here JAX's Grain loader runs
+alone on the folder, and tf's on the canonical sets (their device pipeline is
+MNIST's and the folder's code with another loader, tests/benchmark/data):
+each worker costs 10-20 s of imports on 2 cores, and the suite has a time
+budget."""
 
 from __future__ import annotations
 
@@ -23,13 +27,17 @@ from tests.datasets import tiny_sources
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKSUM_HOOK = REPO_ROOT / "tests" / "checksums"  # sitecustomize: the tiny sets' checksums in every process
 
-# key of tiny_sources -> (model, input pipelines, frameworks, flags): each covers another path through the step
+# case -> (key of tiny_sources, model, input pipelines, frameworks, mode, flags): each covers another path
+# through the step; a suite runs every framework on every pipeline.
 CASES = {
-    "folder": ("dcgan", ("device", "native"), ("torch", "tf", "jax"),  # 6 readable images; scored on Inception
+    "folder": ("folder", "dcgan", ("device", "native"), ("torch",), "eager",  # 6 readable images; scored on Inception
                ["--image-size", "16", "--batch-size", "2", "--quality-samples", "10"]),
-    "cifar10": ("cgan", ("native",), ("torch", "tf"),  # real labels; a subset's rows
+    "folder-jax": ("folder", "dcgan", ("native",), ("jax",), "jit",  # jit: one compilation, where eager's are many
+                   ["--image-size", "16", "--batch-size", "2"]),
+    "cifar10": ("cifar10", "cgan", ("native",), ("torch", "tf"), "eager",  # real labels; a subset's rows
                 ["--batch-size", "4", "--train-size", "16"]),
-    "fashion_mnist": ("wgan_gp", ("native",), ("torch", "tf"), ["--batch-size", "2"]),  # 5 critic batches, the penalty
+    "fashion_mnist": ("fashion_mnist", "wgan_gp", ("native",), ("torch", "tf"), "eager",  # 5 critic batches, the penalty
+                      ["--batch-size", "2"]),
 }
 
 
@@ -48,10 +56,10 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 @pytest.mark.parametrize("key", list(CASES))
 def test_each_data_set_trains_in_each_framework(tmp_path: Path, sources: dict, key: str) -> None:
-    name, data_dir = sources[key]
-    model, pipelines, frameworks, flags = CASES[key]
+    source, model, pipelines, frameworks, mode, flags = CASES[key]
+    name, data_dir = sources[source]
     out = tmp_path / "out"
-    args = ["--dataset", name, "--models", model, "--frameworks", *frameworks, "--modes", "eager",
+    args = ["--dataset", name, "--models", model, "--frameworks", *frameworks, "--modes", mode,
             "--input-pipeline", *pipelines, "--profile", "smoke", "--out", str(out), "--run-id", key,
             *(["--data-dir", str(data_dir)] if data_dir else []), *flags]
     if "--quality-samples" not in flags:
@@ -63,15 +71,15 @@ def test_each_data_set_trains_in_each_framework(tmp_path: Path, sources: dict, k
     results = json.loads((out / key / "results.json").read_text())
     runs = {run["name"]: run for run in results["runs"]}
     suffixes = {"device": "", "native": "-native"}
-    assert set(runs) == {f"{model}-{f}-eager{suffixes[p]}" for f in frameworks for p in pipelines}
+    assert set(runs) == {f"{model}-{f}-{mode}{suffixes[p]}" for f in frameworks for p in pipelines}
     assert all(run["status"] == "ok" for run in runs.values())
-    assert results["suite"]["dataset"] == (name if key != "folder" else f"folder:{Path(name[7:]).resolve()}")
+    assert results["suite"]["dataset"] == (name if source != "folder" else f"folder:{Path(name[7:]).resolve()}")
     assert results["suite"]["input_pipelines"] == list(pipelines)
     for framework in frameworks:
-        curves = {p: pd.read_csv(out / key / "runs" / f"{model}-{framework}-eager{suffixes[p]}" / "history.csv")
+        curves = {p: pd.read_csv(out / key / "runs" / f"{model}-{framework}-{mode}{suffixes[p]}" / "history.csv")
                   for p in pipelines}
         assert len(curves["native"]) >= 2 and curves["native"]["input_s"].notna().all()
-        assert runs[f"{model}-{framework}-eager-native"]["timing"]["loader_images_per_s"] > 0
+        assert runs[f"{model}-{framework}-{mode}-native"]["timing"]["loader_images_per_s"] > 0
         if "device" in curves:
             device, native = curves["device"], curves["native"]
             assert (device[["d_loss", "g_loss"]].to_numpy() == native[["d_loss", "g_loss"]].to_numpy()).all()
