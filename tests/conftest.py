@@ -113,23 +113,23 @@ _pin_worker()
 # last would leave one core idle at the end. Only an order: a stale list makes
 # the suite slower, never changes what it checks. Run with
 # `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
-LONGEST_FIRST = (  # measured 2026-12-07: 1,538 s in all, 769 s a worker at best
-    "tests/benchmark/harness/test_cli.py",  # 259 s: the shared tiny suite, --seeds, bf16, Inception
-    "tests/benchmark/loops/test_compare.py",  # 154 s
-    "tests/parity/test_jax_parity.py",  # 143 s
-    "tests/benchmark/test_reliability.py",  # 117 s
-    "tests/parity/test_parity.py",  # 100 s
-    "tests/benchmark/harness/test_cli_datasets.py",  # 100 s
-    "tests/distributed/test_data_parallel.py",  # 87 s: one module fixture
-    "tests/torch_impl/test_torch_modes.py",  # 80 s: torch.compile with a cold kernel cache
-    "tests/benchmark/test_distributed_suite.py",  # 59 s
-    "tests/benchmark/harness/test_calibration.py",  # 54 s
-    "tests/jax_impl/test_jax_modes.py",  # 39 s
-    "tests/benchmark/test_faults.py",  # 31 s
-    "tests/parity/test_kernel_sets.py",  # 29 s
-    "tests/tf_impl/test_tf_precision.py",  # 28 s
-    "tests/jax_impl/test_jax_input_pipeline.py",  # 27 s
-    "tests/benchmark/metrics/test_metrics_inception.py",  # 22 s
+LONGEST_FIRST = (  # measured 2026-12-07 (commit bc29c67's tests): 1,308 s in all, 654 s a worker at best
+    "tests/benchmark/harness/test_cli.py",  # 132 s: the shared tiny suite, --seeds, bf16, Inception
+    "tests/parity/test_jax_parity.py",  # 131 s: 16 training steps compiled by XLA
+    "tests/benchmark/loops/test_compare.py",  # 107 s: jax's eager bare DCGAN, 20 to 50 s of it
+    "tests/benchmark/test_reliability.py",  # 91 s
+    "tests/parity/test_parity.py",  # 90 s
+    "tests/distributed/test_data_parallel.py",  # 84 s: one module fixture
+    "tests/torch_impl/test_torch_modes.py",  # 84 s: torch.compile with a cold kernel cache
+    "tests/benchmark/test_distributed_suite.py",  # 60 s
+    "tests/benchmark/harness/test_cli_datasets.py",  # 60 s
+    "tests/benchmark/harness/test_calibration.py",  # 57 s
+    "tests/jax_impl/test_jax_modes.py",  # 50 s
+    "tests/parity/test_kernel_sets.py",  # 34 s
+    "tests/benchmark/test_faults.py",  # 33 s
+    "tests/tf_impl/test_tf_precision.py",  # 32 s
+    "tests/jax_impl/test_jax_input_pipeline.py",  # 30 s
+    "tests/benchmark/metrics/test_metrics_inception.py",  # 27 s
 )
 
 
