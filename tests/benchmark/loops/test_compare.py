@@ -96,6 +96,9 @@ def test_jax_bare_transposed_convolutions_are_torchs():
     forms = {deconv for pair in jax_loops.CONV_TRANSPOSES.values() for deconv in pair}
     assert {jax_loops.deconv_adjoint, jax_loops.deconv_phases, jax_loops.deconv_subpixel,
             jax_loops.deconv_lax} <= forms
+    # Each value is a float32 sum of at most 98 products (dw's: 2 images x 7 x 7 positions), summed
+    # in another order by each form: rounding moves it by 98 x 6e-8 = 6e-6 of its terms' size at
+    # worst, under the 1e-5 of the largest value allowed; a wrong tap or a lost gradient is O(1).
     for deconv in forms:
         y, pullback = jax.vjp(deconv, jax.numpy.asarray(x), jax.numpy.asarray(w))
         dx, dw = pullback(jax.numpy.asarray(upstream))
