@@ -187,7 +187,7 @@ def tiny_suite(mnist_data_dir):
     all warm-up), 50 quality samples at 2 probes, TensorBoard event files.
     Eager, not smoke's tf xla: XLA's compilations took 9 of its 44 s, and
     other suites run tf xla through the command line (test_reliability's
-    tf-suite, test_cli's bf16). Read it; copy it to write."""
+    tf-suite, test_faults, test_calibration). Read it; copy it to write."""
     from tests.suites import TINY, shared_suite
 
     return shared_suite(TEST_HOME, "tiny", *TINY, "--data-dir", mnist_data_dir)

@@ -9,6 +9,8 @@ import io
 import pickle
 import struct
 import tarfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,21 @@ def tiny_sources(tmp_path: Path, monkeypatch) -> dict[str, tuple[str, Path | Non
     write_image_folder(tmp_path / "faces", seed=3)
     return {"fashion_mnist": ("fashion_mnist", tmp_path / "fashion"), "cifar10": ("cifar10", tmp_path / "cifar"),
             "folder": (f"folder:{tmp_path / 'faces'}", None)}
+
+
+def with_native_input(source: tuple[str, Path | None], native_input: Callable, **options):
+    """One of ``tiny_sources``'s sets as the device pipeline loads it, (images,
+    labels), and a twin's ``NativeInput`` over the same files; and a plan of 3
+    steps of 2 critic batches of 1 image, (steps, n_critic, B), in an order no
+    sampler would give. The folder's two corrupt files' warnings are silenced
+    (tests/benchmark/data/test_datasets.py names them)."""
+    from benchmark.data import load_dataset
+
+    name, data_dir = source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        images, labels = load_dataset(name, data_dir=data_dir)
+        native = native_input(name, data_dir=data_dir, **options)
+    assert len(native) == len(images)
+    plan = np.random.default_rng(0).permutation(len(images))[:6].reshape(3, 2, 1)[::-1]
+    return images, labels, native, plan

@@ -182,7 +182,7 @@ class TorchRunner(StatefulRunner):
     @torch.no_grad()
     def discriminate(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         self.discriminator.eval()
-        nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).to(self.device, self.dtype)
+        nchw = nchw_tensor(images, self.dtype, self.device)
         with self._mixed():
             logits = self.discriminator(nchw, self._labels(labels, len(images)))
         return logits.to(self.dtype).cpu().numpy()

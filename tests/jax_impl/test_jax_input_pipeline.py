@@ -5,14 +5,13 @@ tests/torch_impl/test_torch_input_pipeline.py and tests/tf_impl/test_tf_input_pi
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmark.data import load_dataset
-from tests.datasets import tiny_sources
+from tests.datasets import tiny_sources, with_native_input
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("grain")
@@ -26,13 +25,7 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 @pytest.mark.parametrize("key", ["fashion_mnist", "cifar10", "folder"])
 def test_native_batches_are_the_device_batches(sources: dict, key: str) -> None:
-    name, data_dir = sources[key]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the folder's two corrupt files: named in test_datasets.py
-        images, labels = load_dataset(name, data_dir=data_dir)
-        native = NativeInput(name, data_dir=data_dir, workers=1)  # one Grain worker process
-    assert len(native) == len(images)
-    plan = np.random.default_rng(0).permutation(len(images))[:6].reshape(3, 2, 1)[::-1]  # (steps, n_critic, B)
+    images, labels, native, plan = with_native_input(sources[key], NativeInput, workers=1)  # one Grain worker process
     device = DeviceInput(images, labels)
     batches = list(native.epoch(plan))
     assert len(batches) == len(plan)

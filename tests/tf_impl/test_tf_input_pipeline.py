@@ -4,14 +4,12 @@ batches, in the driver's order, bit for bit. Mirrors tests/torch_impl/test_torch
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmark.data import load_dataset
-from tests.datasets import tiny_sources
+from tests.datasets import tiny_sources, with_native_input
 
 tf = pytest.importorskip("tensorflow")
 tfds = pytest.importorskip("tensorflow_datasets")
@@ -30,13 +28,7 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 
 @pytest.mark.parametrize("key", ["fashion_mnist", "cifar10", "folder"])
 def test_native_batches_are_the_device_batches(sources: dict, key: str) -> None:
-    name, data_dir = sources[key]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the folder's two corrupt files: named in test_datasets.py
-        images, labels = load_dataset(name, data_dir=data_dir)
-        native = NativeInput(name, data_dir=data_dir)
-    assert len(native) == len(images)
-    plan = np.random.default_rng(0).permutation(len(images))[:6].reshape(3, 2, 1)[::-1]  # (steps, n_critic, B)
+    images, labels, native, plan = with_native_input(sources[key], NativeInput)
     device = DeviceInput(images, labels)
     for step, (got, got_labels), (want, want_labels) in zip(plan, native.epoch(plan), device.epoch(plan)):
         assert got.dtype == tf.float32 and tuple(got.shape) == (2, *images.shape[1:])
