@@ -1,16 +1,14 @@
 """Distances between two sets of features: FID, KID, precision/recall/density/coverage.
 
-Numpy (and scipy's ``sqrtm``) only. Features are (N, D) arrays; the metrics
-here know nothing of images or of the classifier that made the features.
+Numpy only. Features are (N, D) arrays; the metrics here know nothing of
+images or of the classifier that made the features.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
-import scipy.linalg
 
 __all__ = [
     "gaussian_stats",
@@ -21,12 +19,6 @@ __all__ = [
     "prdc",
 ]
 
-# pytorch-fid's remedy for a singular product of covariances: add this to both diagonals.
-SQRTM_EPS = 1e-6
-# sqrtm's relative error ||X @ X - A||_F / ||A||_F above which the offset is added.
-SQRTM_MAX_REL_ERROR = 1e-5
-# A complex sqrtm whose diagonal has imaginary parts above this is an error, not rounding.
-SQRTM_IMAG_ATOL = 1e-3
 # Rows of a distance block: 1024 x 10k float32 distances are 40 MB.
 CHUNK_ROWS = 1024
 
@@ -43,10 +35,9 @@ def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017).
 
-    ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), as pytorch-fid
-    computes it: when the square root is inaccurate or not finite (a singular
-    product), ``SQRTM_EPS`` is added to both diagonals and it is taken again;
-    imaginary parts from rounding are dropped, larger ones raise ValueError.
+    ||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr((sigma1 sigma2)^(1/2)), the
+    last trace from eigenvalues rather than a matrix square root (see
+    ``trace_sqrt_product``): pytorch-fid's value, about 7 times faster at 2048-d.
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -55,32 +46,28 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
             f"mismatched statistics: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}"
         )
     diff = mu1 - mu2
-    covmean = _sqrtm(sigma1 @ sigma2)
-    if covmean is None:
-        offset = np.eye(len(mu1)) * SQRTM_EPS
-        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset), strict=False)
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=SQRTM_IMAG_ATOL):
-            raise ValueError(f"sqrtm has an imaginary component of {np.max(np.abs(covmean.imag)):.3g}")
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
-def _sqrtm(matrix: np.ndarray, strict: bool = True) -> np.ndarray | None:
-    """scipy's square root, or None (when ``strict``) if it is not finite or inaccurate.
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr((sigma1 sigma2)^(1/2)) of two covariances (D, D), float64.
 
-    The error is measured here because sqrtm's ``disp=False`` estimate is
-    deprecated (scipy 1.16) and goes away.
+    sigma1 sigma2 = R (R sigma2 R) R^-1 with R = sigma1^(1/2) (when sigma1 is
+    singular, by continuity): it has the eigenvalues of the symmetric
+    positive semi-definite R sigma2 R, so the trace of its square root is the
+    sum of their square roots. Two symmetric eigendecompositions replace
+    pytorch-fid's scipy.linalg.sqrtm of the non-symmetric product (a Schur
+    form): 1.3-1.6 s instead of 10-11 s at 2048-d on the 2-core CPU (two
+    sqrtm when the product is singular, as it is below 2,048 samples), the
+    same FID to 3e-8 relative, and no offset to add or imaginary part to drop
+    when the covariances are singular. (torchmetrics takes the same trace from
+    the eigenvalues of the product itself.) Rounding leaves eigenvalues of
+    about -1e-16 ||sigma|| where the exact ones are 0: clipped to 0.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # singular-matrix notices; judged below
-        root = scipy.linalg.sqrtm(matrix)
-    if not strict:
-        return root
-    if not np.isfinite(root).all():
-        return None
-    error = np.linalg.norm(root @ root - matrix, "fro") / max(np.linalg.norm(matrix, "fro"), 1e-300)
-    return root if error <= SQRTM_MAX_REL_ERROR else None
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T  # sigma1^(1/2), symmetric
+    inner = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
+    return float(np.sqrt(np.clip(inner, 0, None)).sum())
 
 
 # --- Kernel Inception Distance --------------------------------------------------------

@@ -2,13 +2,14 @@
 
 Tolerances. FID is computed in float64, where every CPU rounds each
 operation by at most 2^-53; only how LAPACK orders its sums changes between
-machines. Against an independent float64 computation (eigenvalues instead of
-sqrtm; torchmetrics) the difference is that rounding amplified by the
-covariances' conditioning, measured 7e-14 relative (cond(S1 S2) ~ 5e9); the
-bound 1e-6 keeps seven decades above it on any machine and stays far below
-any error in the formula (a trace term dropped or doubled moves FID by
-O(1)). Rank-deficient covariances make the matrix square root lose half the
-digits (its error is ~sqrt(2^-53) ~ 1e-8, measured 1.3e-8): 1e-3 there.
+machines. Against independent float64 computations (pytorch-fid's, a matrix
+square root by scipy's sqrtm; torchmetrics', eigenvalues of the
+non-symmetric product) the difference is that rounding amplified by the
+covariances' conditioning (cond(S1 S2) ~ 5e9); the bound 1e-6 keeps decades
+above it on any machine and stays far below any error in the formula (a
+trace term dropped or doubled moves FID by O(1)). Rank-deficient covariances
+make sqrtm lose half the digits (its error is ~sqrt(2^-53) ~ 1e-8): 1e-3
+there.
 The real-data checks are about the data, not rounding, and are ratios far
 from their bounds."""
 
@@ -27,14 +28,11 @@ def _correlated_features(n: int, dim: int, seed: int, shift: float = 0.0) -> np.
     return rng.normal(size=(n, dim)) @ mixing + shift
 
 
-def _fid_by_eigenvalues(mu1, sigma1, mu2, sigma2) -> float:
-    """Tr((S1 S2)^1/2) = sum sqrt(eig(S1^1/2 S2 S1^1/2)), all symmetric, float64: no sqrtm."""
-    values, vectors = np.linalg.eigh(sigma1)
-    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-    inner = np.linalg.eigvalsh(root1 @ sigma2 @ root1)
-    trace_root = np.sqrt(np.clip(inner, 0, None)).sum()
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root)
+def _fid_by_sqrtm(mu1, sigma1, mu2, sigma2) -> float:
+    """pytorch-fid's FID: scipy's sqrtm of the product (our formula uses no sqrtm)."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +42,8 @@ def random_stats():
     return (*gaussian_stats(a), *gaussian_stats(b))
 
 
-def test_fid_agrees_with_the_eigenvalue_formula(random_stats):
-    assert frechet_distance(*random_stats) == pytest.approx(_fid_by_eigenvalues(*random_stats), rel=1e-6)
+def test_fid_agrees_with_pytorch_fids_matrix_square_root(random_stats):
+    assert frechet_distance(*random_stats) == pytest.approx(_fid_by_sqrtm(*random_stats), rel=1e-6)
 
 
 def test_fid_agrees_with_torchmetrics(random_stats):
@@ -66,13 +64,13 @@ def test_fid_of_identical_statistics_is_zero(random_stats):
 
 def test_fid_is_finite_for_singular_covariances():
     """Fewer samples than dimensions: rank-deficient covariances, the case where
-    pytorch-fid adds an offset to the diagonals."""
+    pytorch-fid may add an offset to the diagonals."""
     a = _correlated_features(40, 128, seed=3)
     b = _correlated_features(40, 128, seed=4, shift=0.1)
     stats = (*gaussian_stats(a), *gaussian_stats(b))
     fid = frechet_distance(*stats)
     assert np.isfinite(fid)
-    assert fid == pytest.approx(_fid_by_eigenvalues(*stats), rel=1e-3)
+    assert fid == pytest.approx(_fid_by_sqrtm(*stats), rel=1e-3)
 
 
 def test_fid_rejects_mismatched_statistics(random_stats):
