@@ -93,10 +93,13 @@ TABLE: dict[str, Framework] = {f.name: f for f in (
               input_pipeline="tf_impl.input_pipeline", default=True),  # tensorflow-datasets + tf.data
     # JAX joins on request (`--frameworks torch tf jax`), so a machine without
     # it runs as before. No loss scaling, so no fp16; no tutorial (neither JAX
-    # nor Flax ships a GAN example); no data-parallel runner yet.
+    # nor Flax ships a GAN example).
     Framework("jax", package="jax", modes=("eager", "jit"), reference_mode="jit",
               runner="jax_impl.runner:JaxRunner", precisions=("fp32", "bf16"),
               loops="jax_impl.loops", tutorial_mode=None, profiler=True,
+              # jax.sharding: one process, the jitted step over a mesh of N devices
+              data_parallel_runner="jax_impl.distributed:ShardedJaxRunner",
+              data_parallel_modes=("jit",), data_parallel_reference_mode="jit",
               input_pipeline="jax_impl.input_pipeline", loader_processes=True),  # Grain's DataLoader
 )}
 

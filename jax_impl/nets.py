@@ -42,11 +42,14 @@ CONV_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 @dataclass(frozen=True)
 class Context:
     """What every layer of one pass reads: training or inference mode, the
-    class labels (B,) of a conditional network, the matmul/conv operand type."""
+    class labels (B,) of a conditional network, the matmul/conv operand type,
+    and how many contiguous groups of the batch BatchNorm normalises apart in
+    training (a data-parallel run's replicas without --sync-batchnorm)."""
 
     training: bool
     labels: jax.Array | None
     compute_dtype: Any
+    batchnorm_groups: int = 1
 
 
 def _normalize(x: jax.Array) -> jax.Array:
@@ -266,22 +269,33 @@ def _batchnorm(layer: BatchNorm, prefix: str, params: Arrays, state: Arrays, x: 
     """Training mode normalises with the biased batch variance (two passes:
     mean, then mean of squared deviations) and moves the statistics with
     PyTorch's momentum, running = (1 - m) running + m batch, the variance
-    unbiased (n / (n - 1)); inference mode reads the moving statistics."""
+    unbiased (n / (n - 1)); inference mode reads the moving statistics.
+
+    With `ctx.batchnorm_groups` = R > 1 the batch is R contiguous slices of
+    B / R rows, each normalised with its own statistics, as R data-parallel
+    replicas without synced BatchNorm do; the moving statistics take the
+    slices' mean, which is what averaging R replicas' moving statistics
+    after the step gives (the update is linear in the batch statistics)."""
     dtype = ctx.compute_dtype
     x = cast(x, params[prefix + "gamma"].dtype)
-    axes = tuple(range(x.ndim - 1))  # all but channels
     if ctx.training:
-        mean = jnp.mean(x, axis=axes)
-        var = jnp.mean(jnp.square(x - mean), axis=axes)
-        n = x.size // x.shape[-1]
+        groups = ctx.batchnorm_groups
+        grouped = x.reshape(groups, x.shape[0] // groups, *x.shape[1:])  # (R, B/R, ..., C)
+        axes = tuple(range(1, grouped.ndim - 1))  # per group, all but channels
+        mean = jnp.mean(grouped, axis=axes, keepdims=True)  # (R, 1, ..., 1, C)
+        var = jnp.mean(jnp.square(grouped - mean), axis=axes, keepdims=True)
+        n = grouped[0].size // x.shape[-1]  # rows a group's statistics average
         m = layer.momentum
-        batch_mean, batch_var = lax.stop_gradient(mean), lax.stop_gradient(var)
+        batch_mean = lax.stop_gradient(jnp.mean(mean, axis=0).reshape(-1))  # (C,), the groups' mean
+        batch_var = lax.stop_gradient(jnp.mean(var, axis=0).reshape(-1))
         state = {**state,
                  prefix + "moving_mean": (1 - m) * state[prefix + "moving_mean"] + m * batch_mean,
                  prefix + "moving_var": (1 - m) * state[prefix + "moving_var"] + m * batch_var * (n / (n - 1))}
+        y = (grouped - mean) * lax.rsqrt(var + layer.eps)
+        y = y.reshape(x.shape) * params[prefix + "gamma"] + params[prefix + "beta"]
     else:
         mean, var = state[prefix + "moving_mean"], state[prefix + "moving_var"]
-    y = (x - mean) * lax.rsqrt(var + layer.eps) * params[prefix + "gamma"] + params[prefix + "beta"]
+        y = (x - mean) * lax.rsqrt(var + layer.eps) * params[prefix + "gamma"] + params[prefix + "beta"]
     return cast(y, dtype), state
 
 
@@ -328,8 +342,8 @@ class Network:
     spec: NetSpec
 
     def apply(self, params: Arrays, state: Arrays, x: jax.Array, labels: jax.Array | None = None, *,
-              training: bool, compute_dtype: Any = None) -> tuple[jax.Array, Arrays]:
-        ctx = Context(training, labels, compute_dtype or x.dtype)
+              training: bool, compute_dtype: Any = None, batchnorm_groups: int = 1) -> tuple[jax.Array, Arrays]:
+        ctx = Context(training, labels, compute_dtype or x.dtype, batchnorm_groups)
         x = cast(x, ctx.compute_dtype)
         for layer, _, _ in infer_shapes(self.spec):
             prefix = f"{self.spec.name}/{getattr(layer, 'name', '')}/"

@@ -89,17 +89,22 @@ class StepProgram:
     spec: GANSpec
     dtype: str  # the parameters' type
     compute_dtype: str | None  # the matmul/conv operand type (bf16), None: the parameters'
+    # BatchNorm's statistics in training: per replica's slice of the batch
+    # (--devices N without --sync-batchnorm: N), or over the whole batch (1).
+    batchnorm_groups: int = 1
 
     @classmethod
     def of(cls, spec: GANSpec, options: RunnerOptions) -> "StepProgram":
         zero = dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=0.0),
                                    g_optimizer=dataclasses.replace(spec.g_optimizer, lr=0.0))
-        return cls(zero, options.dtype, COMPUTE_DTYPES.get(options.precision))
+        groups = 1 if options.sync_batchnorm else options.devices
+        return cls(zero, options.dtype, COMPUTE_DTYPES.get(options.precision), groups)
 
     def apply(self, net: NetSpec, params, state, x, labels, training: bool):
         """A network's output in the parameters' type, and its new state."""
         y, state = build_network(net).apply(params, state, x, labels if self.spec.conditional else None,
-                                            training=training, compute_dtype=self.compute_dtype)
+                                            training=training, compute_dtype=self.compute_dtype,
+                                            batchnorm_groups=self.batchnorm_groups if training else 1)
         return cast(y, self.dtype), state
 
 

@@ -115,11 +115,11 @@ _pin_worker()
 # `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
 LONGEST_FIRST = (  # measured 2026-12-07 (commit bc29c67's tests): 1,308 s in all, 654 s a worker at best
     "tests/benchmark/harness/test_cli.py",  # 132 s: the shared tiny suite, --seeds, bf16, Inception
+    "tests/distributed/test_data_parallel.py",  # ~110 s: one module fixture, torch, tf and jax replicas (101 s alone)
     "tests/parity/test_jax_parity.py",  # 131 s: 16 training steps compiled by XLA
     "tests/benchmark/loops/test_compare.py",  # 107 s: jax's eager bare DCGAN, 20 to 50 s of it
     "tests/benchmark/test_reliability.py",  # 91 s
     "tests/parity/test_parity.py",  # 90 s
-    "tests/distributed/test_data_parallel.py",  # 84 s: one module fixture
     "tests/torch_impl/test_torch_modes.py",  # 84 s: torch.compile with a cold kernel cache
     "tests/benchmark/test_distributed_suite.py",  # 60 s
     "tests/benchmark/harness/test_cli_datasets.py",  # 60 s

@@ -177,15 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--devices", type=positive_int, nargs="+", default=[1], metavar="N",
                         help="data-parallel replicas per run, each a separate run (--devices 1 2 4 "
                              "plots images/s against devices): N GPUs with --device cuda, or N "
-                             "replicas on the CPU (torch: N gloo processes under torchrun; tf: N "
+                             "replicas on the CPU (torch: N gloo processes under torchrun; tf and jax: N "
                              "logical CPU devices), which share its cores and so test correctness, "
                              "not speed. The batch stays --batch-size, each replica takes "
                              "batch/N, which N must divide; learning rates are unchanged. torch "
-                             "runs DistributedDataParallel, tf MirroredStrategy (mode function). "
-                             "Default 1")
+                             "runs DistributedDataParallel, tf MirroredStrategy (mode function), "
+                             "jax its jitted step over a jax.sharding mesh (mode jit). Default 1")
     parser.add_argument("--sync-batchnorm", action="store_true",
                         help="with --devices N > 1: BatchNorm normalises with the global batch's "
-                             "statistics, all-reduced over the replicas, in both frameworks (then N "
+                             "statistics, all-reduced over the replicas, in every framework (then N "
                              "replicas train as one device would); default: each replica its own "
                              "slice's, with the moving statistics averaged over replicas")
     parser.add_argument("--threads", type=non_negative_int, default=0,

@@ -112,7 +112,7 @@ def plan_runs(args: argparse.Namespace, device: str, n_images: int = MNIST_TRAIN
         if not chosen:
             raise UsageError(f"--modes {' '.join(args.modes)} gives {name} nothing to run with "
                              f"--devices {devices}; {name}'s data-parallel modes: "
-                             f"{', '.join(facts.data_parallel_modes)} (tf: no XLA under tf.distribute)")
+                             f"{', '.join(facts.data_parallel_modes)} (tf: no XLA under tf.distribute; jax: jit only)")
         return chosen
 
     return [

@@ -28,7 +28,7 @@ TORCHRUN_DEFAULT_PORT = 29500
      "--devices 3 with batch 32: each of the 3 replicas takes batch/3 images, and 32 does not divide"),
     (("--devices", "2", "--precision", "bf16"), "data-parallel runs are fp32 here"),
     (("--devices", "2", "--frameworks", "tf", "--modes", "xla"), "gives tf nothing to run with --devices 2"),
-    (("--devices", "2", "--frameworks", "jax"), "jax has no data-parallel runner"),
+    (("--devices", "2", "--frameworks", "jax", "--modes", "eager"), "gives jax nothing to run with --devices 2"),
 ])
 def test_what_the_replicas_cannot_run_is_refused_first(tmp_path, flags, message):
     done = cli("--profile", "smoke", "--models", "dcgan", *flags, "--out", str(tmp_path))

@@ -3,8 +3,10 @@
 under torchrun for torch (2 gloo ranks), or as
 
     python tests/distributed/replicas.py tf OUT.npz 2
+    python tests/distributed/replicas.py jax OUT.npz 2
 
-for tf (2 logical CPU devices, which must be set before TensorFlow starts).
+for tf (2 logical CPU devices) and jax (2 XLA:CPU devices), which must be
+set before the framework starts.
 With 1 replica it trains the plain single-device runners.
 
 Per case it stores the losses of every step ("<case>/losses", (steps, 2)),
@@ -87,9 +89,10 @@ def run(framework: str, replicas: int) -> tuple[dict[str, np.ndarray], bool]:
 
     out, writes = {}, True
     for case, (spec, sync) in CASES.items():
-        if framework == "torch":
+        if framework != "tf":
             spec = float32_constants(spec)  # TensorFlow's constants (tests/parity/test_parity.py)
-        mode = "function" if framework == "tf" and replicas > 1 else "eager"  # tf_impl/distributed.py
+        # tf: tf_impl/distributed.py's one mode; jax: jit, its data-parallel runner's only one
+        mode = {"tf": "function" if replicas > 1 else "eager", "jax": "jit"}.get(framework, "eager")
         runner = create_runner(framework, spec, RunnerOptions(mode=mode, dtype="float64", threads=1,
                                                               devices=replicas, sync_batchnorm=sync))
         losses = train_steps(runner, steps=STEPS, batch=BATCH, data=DATA, weight_seed=WEIGHT_SEED,

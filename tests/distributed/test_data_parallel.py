@@ -1,14 +1,16 @@
 """Data-parallel training (`--devices N`) equals one device, in each framework
 and between them, on this machine's CPU: 2 gloo ranks under torchrun for
-torch, 2 logical CPU devices under MirroredStrategy for tf, each in its own
-process (tests/distributed/replicas.py), 3 float64 steps of batch 16 (8 per
-replica) from the same weights, images, noise, labels and penalty mixes.
+torch, 2 logical CPU devices under MirroredStrategy for tf, 2 XLA:CPU devices
+of a jax.sharding mesh for jax, each in its own process
+(tests/distributed/replicas.py), 3 float64 steps of batch 16 (8 per replica)
+from the same weights, images, noise, labels and penalty mixes.
 
 Why float64 and FLOAT64_RTOL. With the global step's inputs sliced per
 replica, N replicas compute the single device's arithmetic with the batch
 sums split in two and added in another order: float64 rounding, which Adam's
 sign-like first updates amplify to at most 3e-12 relative here (measured:
-losses <= 2e-14, weights <= 3e-12, in both frameworks). Any semantic
+losses <= 2e-14, weights <= 3e-12, in torch and tf; jax: losses <= 5e-15,
+weights <= 9e-13). Any semantic
 difference is float32-sized or larger: BatchNorm that normalises each
 replica's half instead of the global batch moves the losses by 2e-2
 (`test_the_bound_sees_unsynced_batchnorm`). tests/parity/test_parity.py's
@@ -34,15 +36,19 @@ from tests.parity.test_parity import FLOAT64_RTOL
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
+pytest.importorskip("jax")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(Path(R.__file__).resolve())
 SYNCED = [case for case, (_, sync) in R.CASES.items() if sync or case == "wgan_gp-no-bn"]
 
 
+FRAMEWORKS = ("torch", "tf", "jax")
+
+
 def launch(framework: str, out: Path) -> subprocess.Popen:
     """Two replicas in a fresh process: torchrun with 2 gloo ranks, or one tf
-    process with 2 logical CPU devices. DDP's debug level is INFO: DETAIL
+    or jax process with 2 logical CPU devices. DDP's debug level is INFO: DETAIL
     segfaults in DDP's constructor with torch 2.14.1 on the CPU (its Logger);
     a reducer left waiting by a partly frozen D fails at any level."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -50,21 +56,22 @@ def launch(framework: str, out: Path) -> subprocess.Popen:
     if framework == "torch":
         command = torchrun(SCRIPT, "torch", str(out), log_dir=out.with_suffix(".ranks"))
     else:
-        command = [sys.executable, SCRIPT, "tf", str(out), "2"]
+        command = [sys.executable, SCRIPT, framework, str(out), "2"]
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """{"torch2", "tf2", "torch1", "tf1"}: each a dict of R.run's arrays. The
-    two distributed processes run while this one trains the single devices."""
+    """{"torch2", "tf2", "jax2", "torch1", "tf1", "jax1"}: each a dict of
+    R.run's arrays. The distributed processes run while this one trains the
+    single devices."""
     folder = tmp_path_factory.mktemp("replicas")
-    started = {f: launch(f, folder / f"{f}.npz") for f in ("torch", "tf")}
+    started = {f: launch(f, folder / f"{f}.npz") for f in FRAMEWORKS}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        results = {f"{f}1": R.run(f, 1)[0] for f in ("torch", "tf")}
+        results = {f"{f}1": R.run(f, 1)[0] for f in FRAMEWORKS}
     finally:
         torch.set_num_threads(threads)
     for framework, process in started.items():
@@ -84,7 +91,7 @@ def worst(a: dict, b: dict, case: str) -> tuple[float, float]:
             max(relative_error(a[k], b[k]) for k in weights))
 
 
-@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", SYNCED)
 def test_two_replicas_equal_one_device(runs, framework, case):
     """Strong scaling: the losses and every parameter, BatchNorm statistic and
@@ -94,16 +101,17 @@ def test_two_replicas_equal_one_device(runs, framework, case):
     assert losses <= FLOAT64_RTOL and weights <= FLOAT64_RTOL, (losses, weights)
 
 
+@pytest.mark.parametrize("twin", ["tf", "jax"])
 @pytest.mark.parametrize("case", list(R.CASES))
-def test_distributed_twins_agree(runs, case):
-    """torch's 2 ranks against tf's 2 replicas, as the single-device twins are
-    held (tests/parity); unsynced BatchNorm too: per-replica statistics and
-    averaged moving statistics mean the same in both."""
-    losses, weights = worst(runs["torch2"], runs["tf2"], case)
+def test_distributed_twins_agree(runs, case, twin):
+    """torch's 2 ranks against tf's and jax's 2 replicas, as the single-device
+    twins are held (tests/parity); unsynced BatchNorm too: per-replica
+    statistics and averaged moving statistics mean the same in all three."""
+    losses, weights = worst(runs["torch2"], runs[f"{twin}2"], case)
     assert losses <= FLOAT64_RTOL and weights <= FLOAT64_RTOL, (losses, weights)
 
 
-@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_the_bound_sees_unsynced_batchnorm(runs, framework):
     """Without --sync-batchnorm, each replica normalises its own half: not the
     single device's arithmetic, and the bound must see it (module docstring)."""
@@ -111,7 +119,7 @@ def test_the_bound_sees_unsynced_batchnorm(runs, framework):
     assert losses > 1e3 * FLOAT64_RTOL
 
 
-@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_every_replica_holds_the_same_state(runs, framework):
     """After 3 steps every replica's copy of every weight, BatchNorm statistic
     (synced, or averaged) and spectral-norm vector is bit for bit replica 0's,
