@@ -111,11 +111,13 @@ class ShardedJaxRunner(JaxRunner):
 
     def step_arguments(self, inputs: StepInputs) -> tuple:
         check_batch(inputs.indices.shape[1], self.replicas)
-        program, state, images, labels, indices, noise, fake_labels, mix, lrs = super().step_arguments(inputs)
-        if inputs.real is not None:  # the native pipeline's batch, gathered on every device
-            images, labels = jax.device_put((images, labels), self.replicated)
-        indices, noise, fake_labels, mix = jax.device_put((indices, noise, fake_labels, mix), self.sliced)
-        return program, state, images, labels, indices, noise, fake_labels, mix, jax.device_put(lrs, self.replicated)
+        return super().step_arguments(inputs)
+
+    def _put(self, array, dtype, split: bool = False) -> jax.Array:
+        """From the host straight to the mesh: split along B, or on every
+        device (learning rates; the native pipeline's batch, which the step
+        gathers from)."""
+        return jax.device_put(np.asarray(array, dtype), self.sliced if split else self.replicated)
 
     def replica_states(self) -> list[Weights]:
         """Every device's copy of every weight, BatchNorm statistic and

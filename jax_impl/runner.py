@@ -253,12 +253,18 @@ class JaxRunner(Runner):
             images, labels, indices = self.images, self.labels, inputs.indices
         else:
             assert self.state is not None, "import_weights first"
-            images = jnp.asarray(inputs.real, self.dtype)
-            labels = jnp.asarray(inputs.real_labels, jnp.int32)
+            images = self._put(inputs.real, self.dtype)
+            labels = self._put(inputs.real_labels, np.int32)
             indices = np.arange(inputs.indices.size).reshape(inputs.indices.shape)
-        return (self.program, self.state, images, labels, jnp.asarray(indices, jnp.int32),
-                jnp.asarray(inputs.noise, self.dtype), jnp.asarray(inputs.fake_labels, jnp.int32),
-                jnp.asarray(inputs.mix, self.dtype), jnp.asarray(self.lrs, self.dtype))
+        return (self.program, self.state, images, labels, self._put(indices, np.int32, split=True),
+                self._put(inputs.noise, self.dtype, split=True), self._put(inputs.fake_labels, np.int32, split=True),
+                self._put(inputs.mix, self.dtype, split=True), self._put(self.lrs, self.dtype))
+
+    def _put(self, array, dtype, split: bool = False) -> jax.Array:
+        """A host array as a `dtype` array on the runner's device. `split`: one
+        of a step's drawn (steps, B, ...) arrays, which a data-parallel runner
+        splits along B (jax_impl.distributed)."""
+        return jnp.asarray(array, dtype)
 
     @_scoped
     def train_step(self, inputs: StepInputs) -> dict[str, float]:

@@ -64,8 +64,9 @@ def _session_compile_caches(home: Path) -> None:
       7 s instead of 13; in two whole suites (`--durations=0`), one with
       each threshold, the files that run eager JAX took 53 s less with them
       than with a 0.5 s threshold, and the jit-only parity module 20 s more
-      (the writes). A cache holds what the same compiler built from the same
-      program, so no test's outcome depends on it.
+      (though its compilations alone, with and without the cache, differed
+      by less than their run-to-run noise). A cache holds what the same
+      compiler built from the same program, so no test's outcome depends on it.
     torch.compile's kernel cache is already in the session's TMPDIR."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
@@ -114,8 +115,9 @@ _pin_worker()
 # the suite slower, never changes what it checks. Run with
 # `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
 LONGEST_FIRST = (  # measured 2026-12-07 (commit bc29c67's tests): 1,308 s in all, 654 s a worker at best
+    # 204 s in a whole suite at 40ed91e (101 s alone): one module fixture, torch's, tf's and jax's replicas
+    "tests/distributed/test_data_parallel.py",
     "tests/benchmark/harness/test_cli.py",  # 132 s: the shared tiny suite, --seeds, bf16, Inception
-    "tests/distributed/test_data_parallel.py",  # ~110 s: one module fixture, torch, tf and jax replicas (101 s alone)
     "tests/parity/test_jax_parity.py",  # 131 s: 16 training steps compiled by XLA
     "tests/benchmark/loops/test_compare.py",  # 107 s: jax's eager bare DCGAN, 20 to 50 s of it
     "tests/benchmark/test_reliability.py",  # 91 s

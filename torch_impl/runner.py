@@ -88,7 +88,7 @@ class TorchRunner(StatefulRunner):
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def load_data(self, images: np.ndarray, labels: np.ndarray) -> None:
-        # torch.tensor copies: torch owns its data set on the device, as
+        # nchw_tensor copies: torch owns its data set on the device, as
         # TFRunner owns its Variable, so peak memory counts one copy in both
         # frameworks; the read-only MNIST arrays are never aliased.
         self.images = nchw_tensor(images, self.dtype, self.device)
