@@ -199,7 +199,11 @@ class DistributedTorchRunner(TorchRunner):
         through a noexcept destructor, and C++ calls std::terminate. gloo's
         barrier first waits for every collective this rank started (a
         backward's bucket all-reduces included), so no thread is left with
-        work when the group is destroyed. tests/distributed/test_shutdown.py."""
+        work when the group is destroyed. That narrows the window but does not
+        close it: destroy_process_group drops torch's own references only, and
+        the DDP wrappers keep the group and its threads until the interpreter
+        finalizes; so a rank ends without finalizing (benchmark.worker.leave).
+        tests/distributed/test_shutdown.py."""
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

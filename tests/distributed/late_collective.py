@@ -6,8 +6,9 @@ of a finished collective only after the rank has moved on to exit:
     python -m torch.distributed.run --standalone --nproc_per_node=2 \\
         tests/distributed/late_collective.py [--no-close]
 
-Each rank ends with DistributedTorchRunner.close(), as the worker does; with
---no-close they just exit, and rank 0 aborts (SIGABRT, "terminate called
+Each rank ends as the worker does: DistributedTorchRunner.close(), then
+benchmark.worker.leave(0), which exits without the interpreter's shutdown.
+With --no-close they just exit, and rank 0 aborts (SIGABRT, "terminate called
 without an active exception") when gloo's thread frees the collective's
 tensors during the shutdown (tests/distributed/test_shutdown.py).
 """
@@ -26,6 +27,7 @@ import torch.distributed as dist  # noqa: E402
 from benchmark.registry import create_runner  # noqa: E402
 from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import SPECS  # noqa: E402
+from benchmark.worker import leave  # noqa: E402
 
 LATE_S = 0.3  # rank 1 waits in the collective this long before rank 0 starts it
 GARBAGE = 3_000_000  # objects rank 0 frees as it shuts down: a shutdown of about a second
@@ -43,3 +45,4 @@ else:
 if "--no-close" not in sys.argv:
     runner.close()
     assert not dist.is_initialized(), "close() left the process group"
+    leave(0)

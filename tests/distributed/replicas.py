@@ -121,3 +121,6 @@ if __name__ == "__main__":
     arrays, writes = run(framework, replicas)
     if writes:
         np.savez(path, **arrays)
+    from benchmark.worker import leave
+
+    leave(0)  # as a worker's rank ends: without the interpreter's shutdown under torchrun
