@@ -14,9 +14,13 @@ benchmark.worker RUN_DIR`); torchrun sets RANK, LOCAL_RANK and WORLD_SIZE,
 and across nodes a user starts the same worker with torchrun's own flags
 (README). TensorFlow: one process drives N local devices through
 MirroredStrategy; across hosts each host runs the worker with TF_CONFIG set,
-and MultiWorkerMirroredStrategy joins them. Either way the process of rank 0
-(TF: worker 0, the chief) writes the run's files; the others train the same
-steps and write nothing but a note of their own failure.
+and MultiWorkerMirroredStrategy joins them. JAX: one process drives N local
+devices through a jax.sharding mesh; across hosts each host runs the worker
+with JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and
+JAX_PROCESS_ID set, and `jax.distributed` joins their devices into one mesh.
+Either way the process of rank 0 (TF: worker 0, the chief; JAX: process 0)
+writes the run's files; the others train the same steps and write nothing
+but a note of their own failure.
 """
 
 from __future__ import annotations
@@ -73,8 +77,8 @@ def shard(inputs: StepInputs, replica: int, replicas: int) -> StepInputs:
 class Process:
     """This process's place in a data-parallel run."""
 
-    rank: int = 0  # torch: RANK; tf multi-worker: the task index
-    world: int = 1  # processes taking part (torch: WORLD_SIZE; tf: workers)
+    rank: int = 0  # torch: RANK; tf multi-worker: the task index; jax: JAX_PROCESS_ID
+    world: int = 1  # processes taking part (torch: WORLD_SIZE; tf: workers; jax: JAX_NUM_PROCESSES)
     local_rank: int = 0  # torch: the GPU this process drives on its node
 
     @property
@@ -83,8 +87,15 @@ class Process:
         return self.rank == 0
 
 
+# jax.distributed.initialize reads JAX_COORDINATOR_ADDRESS itself, but takes the
+# process count and index as arguments only (outside SLURM, MPI and TPU pods):
+# these two name them the way its own variable is named.
+JAX_PROCESSES = ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
 def this_process() -> Process:
-    """From torchrun's variables, else TF_CONFIG's task, else a single process."""
+    """From torchrun's variables, else TF_CONFIG's task, else JAX's
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID, else a single process."""
     if "WORLD_SIZE" in os.environ and "RANK" in os.environ:
         return Process(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
                        int(os.environ.get("LOCAL_RANK", 0)))
@@ -92,6 +103,12 @@ def this_process() -> Process:
     if cluster > 1:
         task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
         return Process(int(task.get("index", 0)), cluster)
+    count, index = (os.environ.get(name) for name in JAX_PROCESSES)
+    if count and index and int(count) > 1:
+        if not 0 <= int(index) < int(count):
+            raise UsageError(f"JAX_PROCESS_ID={index} with JAX_NUM_PROCESSES={count}: "
+                             f"give each process an index from 0 to {int(count) - 1}")
+        return Process(int(index), int(count))
     return Process()
 
 

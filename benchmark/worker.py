@@ -315,7 +315,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m benchmark.worker RUN_DIR", file=sys.stderr)
         return 2
     run_dir = Path(argv[0])
-    process = distributed.this_process()
+    try:
+        process = distributed.this_process()
+    except distributed.UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if process.world > 1:
         # A rank dies with its launcher (torchrun): a killed suite or a run
         # timeout leaves no rank training or waiting in a collective.
@@ -373,7 +377,11 @@ def leave(code: int) -> None:
     The abort would turn a finished run into a failed one and hide a failed
     rank's own exit code and note behind a signal. Every file it wrote is
     closed by then, and its output is flushed here."""
-    if distributed.this_process().world > 1:
+    try:
+        several = distributed.this_process().world > 1
+    except distributed.UsageError:  # main() said so and exits 2: nothing started
+        several = False
+    if several:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

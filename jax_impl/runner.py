@@ -213,7 +213,7 @@ class JaxRunner(Runner):
         platform_name = "gpu" if options.device == "cuda" else "cpu"
         self.threads = start_backends(options.threads)
         try:
-            self.device = jax.devices(platform_name)[0]
+            self.device = jax.local_devices(backend=platform_name)[0]  # this process's, across hosts too
         except RuntimeError:
             raise RuntimeError("--device cuda: JAX sees no GPU (is jax[cuda12] installed?)") from None
         self.dtype = np.dtype(options.dtype)

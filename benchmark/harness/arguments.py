@@ -211,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plan-only", action="store_true",
                         help="write the run folder (suite.json, each run's config.json) and print the "
                              "command that trains each run, then stop: for data-parallel runs over "
-                             "several nodes, started on every node by torchrun or with TF_CONFIG "
-                             "(docs/distributed.md); --report-only DIR renders them after")
+                             "several nodes, started on every node by torchrun, with TF_CONFIG or with "
+                             "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID (docs/distributed.md); --report-only DIR renders them after")
     parser.add_argument("--report-only", type=Path, metavar="DIR",
                         help="re-render DIR/report.md from its result files; trains nothing")
     return parser

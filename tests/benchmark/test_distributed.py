@@ -1,9 +1,18 @@
 """benchmark.distributed: why a data-parallel run failed, read from
-torchrun's own failure summary (formatted here by the installed torch)."""
+torchrun's own failure summary (formatted here by the installed torch); which
+process this is, from each launcher's variables."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from benchmark.distributed import failure_reason
+from benchmark.distributed import Process, failure_reason, this_process
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 errors = pytest.importorskip("torch.distributed.elastic.multiprocessing.errors")
 
@@ -37,3 +46,29 @@ def test_ranks_torchrun_stopped_itself_are_not_the_cause(tmp_path):
 
 def test_nothing_to_read_gives_no_reason(tmp_path):
     assert failure_reason(tmp_path, "Traceback (most recent call last): ...", 2) is None
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, Process(0, 1)),
+    ({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}, Process(1, 2, 1)),
+    ({"TF_CONFIG": json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}})},
+     Process(1, 2)),
+    ({"JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"}, Process(1, 2)),
+    ({"JAX_NUM_PROCESSES": "1", "JAX_PROCESS_ID": "0"}, Process(0, 1)),
+])
+def test_each_launchers_variables_place_the_process(monkeypatch, env, expected):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TF_CONFIG", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert this_process() == expected
+
+
+def test_a_jax_process_index_out_of_range_exits_2_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    monkeypatch.setenv("JAX_PROCESS_ID", "2")
+    done = subprocess.run([sys.executable, "-m", "benchmark.worker", str(tmp_path)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 2
+    assert "JAX_PROCESS_ID=2 with JAX_NUM_PROCESSES=2: give each process an index from 0 to 1" in done.stderr
