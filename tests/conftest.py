@@ -114,24 +114,26 @@ _pin_worker()
 # last would leave one core idle at the end. Only an order: a stale list makes
 # the suite slower, never changes what it checks. Run with
 # `--no-loadscope-reorder`, or pytest-xdist orders files by their test count.
-LONGEST_FIRST = (  # measured 2026-12-07 (commit bc29c67's tests): 1,308 s in all, 654 s a worker at best
-    # 204 s in a whole suite at 40ed91e (101 s alone): one module fixture, torch's, tf's and jax's replicas
+LONGEST_FIRST = (  # measured 2026-12-07 (commit 78198f2's tests, whole suite): 1,012 s in all, 506 s a worker
+    # 77 s in a whole suite (33 s alone): one module fixture, torch's, tf's and jax's replicas in
+    # processes of their own beside torch's one device in this one; first, so they overlap the rest
     "tests/distributed/test_data_parallel.py",
-    "tests/benchmark/harness/test_cli.py",  # 132 s: the shared tiny suite, --seeds, bf16, Inception
-    "tests/parity/test_jax_parity.py",  # 131 s: 16 training steps compiled by XLA
-    "tests/benchmark/loops/test_compare.py",  # 107 s: jax's eager bare DCGAN, 20 to 50 s of it
-    "tests/benchmark/test_reliability.py",  # 91 s
-    "tests/parity/test_parity.py",  # 90 s
-    "tests/torch_impl/test_torch_modes.py",  # 84 s: torch.compile with a cold kernel cache
-    "tests/benchmark/test_distributed_suite.py",  # 60 s
-    "tests/benchmark/harness/test_cli_datasets.py",  # 60 s
-    "tests/benchmark/harness/test_calibration.py",  # 57 s
-    "tests/jax_impl/test_jax_modes.py",  # 50 s
-    "tests/parity/test_kernel_sets.py",  # 34 s
-    "tests/benchmark/test_faults.py",  # 33 s
-    "tests/tf_impl/test_tf_precision.py",  # 32 s
-    "tests/jax_impl/test_jax_input_pipeline.py",  # 30 s
-    "tests/benchmark/metrics/test_metrics_inception.py",  # 27 s
+    "tests/parity/test_jax_parity.py",  # 112 s: 16 training steps compiled by XLA
+    "tests/benchmark/harness/test_cli.py",  # 106 s: the shared tiny suite, --seeds, bf16, Inception
+    "tests/benchmark/test_reliability.py",  # 77 s
+    "tests/parity/test_parity.py",  # 75 s
+    "tests/torch_impl/test_torch_modes.py",  # 58 s: torch.compile with a cold kernel cache
+    "tests/benchmark/loops/test_compare.py",  # 55 s: jax's bare and our WGAN, compiled
+    "tests/benchmark/harness/test_cli_datasets.py",  # 52 s
+    "tests/benchmark/test_distributed_suite.py",  # 47 s
+    "tests/benchmark/harness/test_calibration.py",  # 45 s
+    "tests/jax_impl/test_jax_modes.py",  # 33 s
+    "tests/parity/test_kernel_sets.py",  # 27 s
+    "tests/tf_impl/test_tf_precision.py",  # 25 s
+    "tests/distributed/test_jax_processes.py",  # 20 s alone: three jax worker processes, then two
+    "tests/benchmark/test_faults.py",  # 23 s
+    "tests/benchmark/metrics/test_metrics_inception.py",  # 20 s
+    "tests/jax_impl/test_jax_input_pipeline.py",  # 18 s
 )
 
 

@@ -25,6 +25,16 @@ def frozen_critic(spec: GANSpec) -> GANSpec:
     return dataclasses.replace(spec, d_optimizer=dataclasses.replace(spec.d_optimizer, lr=0.0))
 
 
+def two_critic_updates(spec: GANSpec) -> GANSpec:
+    """`spec` with at most 2 critic updates a step instead of WGAN's 5: the
+    second already takes its own row of every (n_critic, B) input, its own
+    clipping and the optimizer state the first left; three more run the same
+    code again and add time (JAX unrolls the critic loop: its compilation of
+    a WGAN step about halves), not a path. The training tests use it; a
+    mutation that gives every critic update row 0 fails them at 2."""
+    return dataclasses.replace(spec, n_critic=min(spec.n_critic, 2))
+
+
 def float32_constants(spec: GANSpec) -> GANSpec:
     """`spec` with the constants TensorFlow reads in float32 whatever the
     model's type (LeakyReLU slopes, learning rates) rounded to float32: what

@@ -135,7 +135,7 @@ class OursLoop:
         self.spec, self.mode = spec, mode
         self.images_per_step = batch_size * spec.n_critic
         self.flops_per_step = training_flops_per_step(spec, batch_size)
-        self.runner = create_runner(framework, spec.name,
+        self.runner = create_runner(framework, spec,  # the spec given, overrides included
                                     RunnerOptions(device=device, mode=mode, threads=threads))
         self.seeds = Seeds.from_seed(seed)
         self.runner.import_weights(initial_weights(spec, self.seeds.init))

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import SPECS, GANSpec  # noqa: E402
 from benchmark.specs.layers import BatchNorm  # noqa: E402
-from tests.training import float32_constants, train_steps  # noqa: E402
+from tests.training import float32_constants, train_steps, two_critic_updates  # noqa: E402
 
 STEPS, BATCH, DATA, WEIGHT_SEED, DATA_SEED = 3, 16, 256, 1234, 7
 
@@ -40,14 +40,6 @@ def without_batchnorm(spec: GANSpec) -> GANSpec:
     def net(n):
         return dataclasses.replace(n, layers=tuple(l for l in n.layers if not isinstance(l, BatchNorm)))
     return dataclasses.replace(spec, generator=net(spec.generator), discriminator=net(spec.discriminator))
-
-
-def two_critic_updates(spec: GANSpec) -> GANSpec:
-    """`spec` with 2 critic updates a step instead of 5: the second already
-    takes its own slice of the step's inputs (row k of every (n_critic, B)
-    array) and its own clipping and Adam state; three more add compile time
-    (JAX unrolls the critic loop: 9 s a case instead of 4.5), not a path."""
-    return dataclasses.replace(spec, n_critic=min(spec.n_critic, 2))
 
 
 # case -> (spec, --sync-batchnorm). Every zoo model has BatchNorm in G, so the

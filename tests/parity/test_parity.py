@@ -92,7 +92,7 @@ from benchmark.specs.layers import NetSpec
 from benchmark.weights import initial_weights
 from tests.parity.bounds import clipped, loss_bound, relative_error, step_scales
 from tests.parity.rounding import rounding_budget
-from tests.training import float32_constants, frozen_critic
+from tests.training import float32_constants, frozen_critic, two_critic_updates
 
 torch = pytest.importorskip("torch")
 torch_runner = pytest.importorskip("torch_impl.runner")
@@ -123,7 +123,9 @@ class Case:
 
     @property
     def spec(self) -> GANSpec:
-        return spec_for_image(self.model, self.image_shape)
+        """The model's spec for this image shape; wgan and wgan_gp train 2
+        critic updates a step, not 5 (`tests.training.two_critic_updates`)."""
+        return two_critic_updates(spec_for_image(self.model, self.image_shape))
 
     @property
     def batch(self) -> int:

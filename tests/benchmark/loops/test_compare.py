@@ -19,6 +19,7 @@ from benchmark.frameworks import NAMES, framework as framework_facts
 from benchmark.loops import MODELS
 from benchmark.loops.compare import OursLoop, framework_module, render_group, verdict
 from benchmark.specs import get_spec
+from tests.training import two_critic_updates
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BATCH = 8
@@ -57,8 +58,11 @@ def two_steps(loop):
 
 @pytest.mark.parametrize("framework, model", CASES)
 def test_every_loop_trains_two_steps(framework, model, tiny):
-    # JAX has no tutorial: its loops run in its default mode.
-    spec, module, mode = get_spec(model), framework_module(framework), framework_facts(framework).tutorial_mode or "jit"
+    # JAX has no tutorial: its loops run in its default mode. WGAN with 2
+    # critic updates a step (tests.training.two_critic_updates): each loop
+    # reads n_critic from the spec, and jax compiles half the unrolled step.
+    spec = two_critic_updates(get_spec(model))
+    module, mode = framework_module(framework), framework_facts(framework).tutorial_mode or "jit"
     images, labels = tiny
     loops = [OursLoop(framework, spec, mode, images, labels, BATCH, threads=0, device="cpu", seed=0),
              module.BareLoop(spec, images, BATCH, mode)]
