@@ -30,7 +30,7 @@ import keras  # noqa: E402
 from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import get_spec  # noqa: E402
 from tests.isa import skip_tf_bf16_under_a_onednn_cap  # noqa: E402
-from tests.training import frozen_critic, train_steps  # noqa: E402
+from tests.training import frozen_critic, train_steps, two_critic_updates  # noqa: E402
 
 TOLERANCE = 0.05
 BATCH, STEPS, DATA = 8, 2, 48
@@ -41,7 +41,8 @@ CASES = [("dcgan", "bf16", "eager"), ("dcgan", "bf16", "function"), ("dcgan", "b
 
 def train(model: str, precision: str, mode: str, frozen: bool = False) -> tuple[object, list[dict[str, float]]]:
     """STEPS plain steps, or with `frozen` one step of `frozen_critic`."""
-    spec = frozen_critic(get_spec(model)) if frozen else get_spec(model)
+    spec = two_critic_updates(get_spec(model))  # wgan_gp: 2 critic updates a step (tests.training)
+    spec = frozen_critic(spec) if frozen else spec
     runner = tf_runner.TFRunner(spec, RunnerOptions(mode=mode, precision=precision, threads=2))
     return runner, train_steps(runner, steps=1 if frozen else STEPS, batch=BATCH, data=DATA,
                                weight_seed=1, data_seed=0)

@@ -39,7 +39,7 @@ torch = pytest.importorskip("torch")
 
 from benchmark.runner import RunnerOptions  # noqa: E402
 from benchmark.specs import get_spec  # noqa: E402
-from tests.training import frozen_critic, train_steps  # noqa: E402
+from tests.training import frozen_critic, train_steps, two_critic_updates  # noqa: E402
 from torch_impl.runner import TorchRunner  # noqa: E402
 
 TOLERANCE = 0.05
@@ -49,7 +49,8 @@ CASES = [("dcgan", "bf16"), ("wgan_gp", "bf16"), ("sn_dcgan", "bf16"), ("dcgan",
 
 def train(model: str, precision: str, frozen: bool = False) -> tuple[TorchRunner, list[dict[str, float]]]:
     """STEPS plain steps, or with `frozen` one step of `frozen_critic`."""
-    spec = frozen_critic(get_spec(model)) if frozen else get_spec(model)
+    spec = two_critic_updates(get_spec(model))  # wgan_gp: 2 critic updates a step (tests.training)
+    spec = frozen_critic(spec) if frozen else spec
     runner = TorchRunner(spec, RunnerOptions(precision=precision, threads=2))
     return runner, train_steps(runner, steps=1 if frozen else STEPS, batch=BATCH, data=DATA,
                                weight_seed=1, data_seed=0)
