@@ -136,7 +136,14 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
         log(f"calibrating {framework}: modes {', '.join(framework_facts(framework).modes)} on "
             f"{', '.join(f'{t.model} {t.precision}' for t in group)} "
             f"(a few dozen steps each; cached afterwards, --recalibrate measures again)")
-        measured.update(_measure_in_process(framework, group, data_dir))
+        # A process per target, as a run gets: in one process torch.compile
+        # met its recompile limit after the first models (the step's methods
+        # are shared code) and silently ran the rest eagerly, so "compile"
+        # measured eager's speed (sn_dcgan: 1,373 img/s in a 6-model process,
+        # 911 alone, against eager's 1,372) and was chosen for runs in which
+        # it trained 1.5x slower than eager.
+        for target in group:
+            measured.update(_measure_in_process(framework, [target], data_dir))
     timed = {key: value for key, value in measured.items() if fastest(value["modes"])}  # failures are not kept
     if timed:
         _write_cache(path, facts, {**_read_cache(path), **timed})

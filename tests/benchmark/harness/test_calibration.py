@@ -111,6 +111,16 @@ def test_a_calibration_that_cannot_run_falls_back_to_the_reference_modes(cache_h
     assert any(line.startswith("    | ") and "no-mnist-here" in line for line in warning.splitlines()), warning
 
 
+def test_each_target_is_timed_in_a_process_of_its_own(cache_home, tmp_path, capsys):
+    # Several models in one process made torch.compile hit its recompile limit and run the later
+    # ones eagerly, so "compile" was timed at eager's speed (benchmark.harness.calibration.calibrate).
+    # Here each process fails at once (no MNIST there): one failure, and one warning, per target.
+    targets = [Target("torch", model, "fp32", 32, "cpu", 0) for model in ("dcgan", "wgan")]
+    result = calibrate(targets, str(tmp_path / "no-mnist-here"))
+    assert [entry["fallback"] is not None for entry in result["entries"]] == [True, True]
+    assert capsys.readouterr().err.count("warning: calibrating torch failed") == 2
+
+
 def test_auto_with_other_modes_is_refused(tmp_path):
     result = run_cli("--modes", "auto", "xla", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "give auto alone" in result.stderr
