@@ -47,7 +47,9 @@ WARMUP_STEPS = 2  # as in every run (benchmark.timing.WARMUP_STEPS_PER_START)
 METHOD = {"warmup_steps": WARMUP_STEPS, "rounds": ROUNDS, "max_steps": MAX_STEPS,
           "seconds_per_mode": SECONDS_PER_MODE}
 PROCESS_TIMEOUT_S = 1800  # a calibration process that hangs fails, and the reference modes stand
-CACHE_VERSION = 1
+# 2: each target timed in a process of its own; version 1's entries may hold a torch
+# compile timed at eager's speed (calibrate), so they are not read.
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
