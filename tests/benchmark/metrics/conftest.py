@@ -1,8 +1,11 @@
 """Session fixtures for the metrics tests: real MNIST through the real classifier.
 
-The reference statistics are computed once per session into a temporary cache
-(about 60k images through the numpy classifier), so the tests exercise the
-computation and never read a developer's cache.
+The reference statistics are computed once per session (about 60k images
+through the numpy classifier, 10-15 s) into the session's private cache
+(tests/conftest.py), the folder the suites' worker processes read: whichever
+process asks first computes them under the file lock, the rest load its file.
+So the tests exercise the computation and never read a developer's cache; and
+the two pytest workers and the suites no longer compute them a time each.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from benchmark.data import load_mnist, seeded_subset
 
 
 @pytest.fixture(scope="session")
-def metrics_cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("metrics-cache")
+def metrics_cache_dir():
+    from benchmark.metrics.reference import default_cache_dir
+
+    return default_cache_dir()
 
 
 @pytest.fixture(scope="session")
