@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmark import distributed, io, load, protocol
 from benchmark.config import DEFAULT_DATASET, NATIVE_LOADER_WORKERS, RunConfig, spec_for
-from benchmark.data import load_dataset, subset_indices
+from benchmark.data import load_pixels, scale_pixels, subset_indices
 from benchmark.divergence import TRACE_FILE, Trace, Tracer
 from benchmark.driver import Hooks, Seeds, TrainState, train
 from benchmark.flops import training_flops_per_step
@@ -102,14 +102,16 @@ def loader_alone(batches: NativeBatches, n_images: int, images_per_step: int, se
 
 def training_set(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The run's training images (N, H, W, C) and labels (N,) (zeros where the
-    data has none), and the rows of the data set they are (None: all of it)."""
-    images, labels = load_dataset(config.dataset, "train", config.data_dir, config.image_size)
+    data has none), and the rows of the data set they are (None: all of it).
+    The rows are picked from the raw pixels and only they are scaled, to
+    `load_dataset`'s values (benchmark.data.scale_pixels)."""
+    pixels, labels = load_pixels(config.dataset, "train", config.data_dir, config.image_size)
     if labels is None:  # an image folder: unconditional models only (benchmark.config.spec_for)
-        labels = np.zeros(len(images), np.int64)
-    rows = subset_indices(len(images), config.train_size, config.seed) if config.train_size else None
+        labels = np.zeros(len(pixels), np.int64)
+    rows = subset_indices(len(pixels), config.train_size, config.seed) if config.train_size else None
     if rows is not None:
-        images, labels = images[rows], labels[rows]
-    return images, labels, rows
+        pixels, labels = pixels[rows], labels[rows]
+    return scale_pixels(pixels), labels, rows
 
 
 def save_checkpoint(run_dir: Path, runner: Runner, state: TrainState) -> None:

@@ -72,6 +72,36 @@ def test_mnist_is_load_mnist_byte_for_byte() -> None:
     assert pixels.dtype == np.uint8 and np.array_equal(PIXEL_TO_UNIT[pixels], images)
 
 
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "cifar10", "folder"])
+def test_a_worker_trains_on_load_datasets_rows_scaled_from_its_pixels(dataset, tmp_path, monkeypatch) -> None:
+    """The worker picks its --train-size rows from the raw pixels and scales
+    only those (benchmark.data.scale_pixels): bit for bit the rows of
+    load_dataset, for every data set."""
+    from benchmark.config import RunConfig
+    from benchmark.data import scale_pixels, subset_indices
+    from benchmark.worker import training_set
+    from tests.datasets import tiny_sources
+
+    if dataset == "mnist":
+        if mnist_dir() is None:
+            pytest.skip("real MNIST not found: set GANBENCH_DATA_DIR")
+        name, data_dir = "mnist", mnist_dir()
+    else:
+        name, data_dir = tiny_sources(tmp_path, monkeypatch)[dataset]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadableImagesWarning)  # the folder's two corrupt files
+        expected, labels = load_dataset(name, data_dir=data_dir)
+        pixels, _ = load_pixels(name, data_dir=data_dir)
+        assert np.array_equal(scale_pixels(pixels), expected) and not scale_pixels(pixels).flags.writeable
+        config = RunConfig(framework="torch", model="dcgan", mode="eager", device="cpu", profile="smoke", epochs=1,
+                           batch_size=1, train_size=3, sample_count=4, seed=3, threads=1,
+                           data_dir=None if data_dir is None else str(data_dir), dataset=name)
+        images, got_labels, rows = training_set(config)
+    assert rows.tolist() == subset_indices(len(expected), 3, 3).tolist()
+    assert images.dtype == np.float32 and np.array_equal(images, expected[rows])  # bit for bit
+    assert np.array_equal(got_labels, labels[rows] if labels is not None else np.zeros(3, np.int64))
+
+
 # --- Fashion-MNIST ----------------------------------------------------------------------
 
 
