@@ -169,6 +169,23 @@ if "GANBENCH_DATA_DIR" not in os.environ and mnist_dir():  # ../shared/mnist: fo
     os.environ["GANBENCH_DATA_DIR"] = mnist_dir()
 
 
+@pytest.fixture(scope="module")
+def frees_tf_data_iterators():
+    """Frees, at the end of the module that made them, the tf.data iterators
+    its objects hold in reference cycles (a tutorial loop's iterator inside
+    its Keras models' cycles, a native pipeline's prefetch). Left to a later
+    cyclic collection, one was destroyed in the middle of another test's
+    tf.function tracing, and TensorFlow's iterator destructor, waiting there
+    for the iterator's background thread, held that pytest worker asleep for
+    20 to 60 s (py-spy: ~IteratorResource under EagerTensor_dealloc, called
+    from tf_impl/loops.py's _epochs; the mixed-precision test it blocked
+    takes 4 s). Collected here, nothing is tracing and they go at once."""
+    import gc
+
+    yield
+    gc.collect()
+
+
 @pytest.fixture(scope="session")
 def mnist_data_dir() -> str:
     path = mnist_dir()

@@ -166,6 +166,19 @@ class BareLoop:
         return float(d_mean), float(g)
 
 
+def _tutorial_dataset(images: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """The tutorials' pipeline: from_tensor_slices, shuffle over every image,
+    batch (drop_remainder: every timed step trains on a whole batch and never
+    retraces). Autotuning is off: this pipeline has nothing for it to tune (no
+    prefetch, no parallel map), and its model thread, left running, made the
+    iterator's destructor wait for it: 20 to 60 s when a long-lived loop was
+    freed (in the test suite, by a garbage collection in another test)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
+            .shuffle(len(images)).batch(batch_size, drop_remainder=True).with_options(options))
+
+
 def _epochs(dataset: tf.data.Dataset) -> Iterator[tf.Tensor]:
     """Batches of one epoch after another, as the tutorial's `for epoch ...: for image_batch in dataset`."""
     while True:
@@ -187,9 +200,7 @@ class TutorialDCGANLoop:
         self.batch_size = batch_size
         self.images_per_step = batch_size
         self.flops_per_step = tutorial_dcgan_flops_per_step(spec, batch_size, one_forward=True)
-        # drop_remainder: every timed step trains on a whole batch (and never retraces).
-        self.train_dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
-                              .shuffle(len(images)).batch(batch_size, drop_remainder=True))
+        self.train_dataset = _tutorial_dataset(images, batch_size)
         self.batches = _epochs(self.train_dataset)
         with tf.device(_tf_device(device)):
             self.generator, self.discriminator = build_networks(spec)
@@ -249,8 +260,7 @@ class TutorialWGANLoop:
         self.spec, self.batch_size = spec, batch_size
         self.images_per_step = batch_size * spec.n_critic
         self.flops_per_step = training_flops_per_step(spec, batch_size)
-        self.train_dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
-                              .shuffle(len(images)).batch(batch_size, drop_remainder=True))
+        self.train_dataset = _tutorial_dataset(images, batch_size)
         self.batches = _epochs(self.train_dataset)
         with tf.device(_tf_device(device)):
             self.generator, self.critic = build_networks(spec)

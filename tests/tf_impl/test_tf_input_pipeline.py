@@ -15,6 +15,9 @@ tf = pytest.importorskip("tensorflow")
 tfds = pytest.importorskip("tensorflow_datasets")
 from tf_impl.input_pipeline import DeviceInput, NativeInput  # noqa: E402
 
+# tf.data iterators freed when the module ends (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("frees_tf_data_iterators")
+
 
 @pytest.fixture
 def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:

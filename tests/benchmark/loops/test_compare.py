@@ -21,6 +21,9 @@ from benchmark.loops.compare import OursLoop, framework_module, render_group, ve
 from benchmark.specs import get_spec
 from tests.training import two_critic_updates
 
+# tf.data iterators freed when the module ends (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("frees_tf_data_iterators")
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BATCH = 8
 CASES = [(framework, model) for framework in NAMES for model in MODELS]
