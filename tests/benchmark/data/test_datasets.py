@@ -91,8 +91,8 @@ def test_a_worker_trains_on_load_datasets_rows_scaled_from_its_pixels(dataset, t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableImagesWarning)  # the folder's two corrupt files
         expected, labels = load_dataset(name, data_dir=data_dir)
-        pixels, _ = load_pixels(name, data_dir=data_dir)
-        assert np.array_equal(scale_pixels(pixels), expected) and not scale_pixels(pixels).flags.writeable
+        scaled = scale_pixels(load_pixels(name, data_dir=data_dir)[0])
+        assert np.array_equal(scaled, expected) and not scaled.flags.writeable
         config = RunConfig(framework="torch", model="dcgan", mode="eager", device="cpu", profile="smoke", epochs=1,
                            batch_size=1, train_size=3, sample_count=4, seed=3, threads=1,
                            data_dir=None if data_dir is None else str(data_dir), dataset=name)
