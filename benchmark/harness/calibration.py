@@ -145,7 +145,7 @@ def calibrate(targets: list[Target], data_dir: str | None, *, recalibrate: bool 
         # 911 alone, against eager's 1,372) and was chosen for runs in which
         # it trained 1.5x slower than eager.
         for target in group:
-            measured.update(_measure_in_process(framework, [target], data_dir))
+            measured[target.key] = _measure_in_process(target, data_dir)
     timed = {key: value for key, value in measured.items() if fastest(value["modes"])}  # failures are not kept
     if timed:
         _write_cache(path, facts, {**_read_cache(path), **timed})
@@ -211,15 +211,16 @@ def _write_cache(path: Path, facts: dict, entries: dict) -> None:
         print(f"warning: calibration not cached ({path}: {error.strerror})", file=sys.stderr)
 
 
-def _measure_in_process(framework: str, targets: list[Target], data_dir: str | None) -> dict[str, dict]:
-    """Times `targets` in a fresh `python -m benchmark.harness.calibration` process.
-    A crash of that process (a mode that segfaults) fails its targets, which
-    then fall back to the reference choice; the suite goes on."""
+def _measure_in_process(target: Target, data_dir: str | None) -> dict:
+    """{"modes": {mode: measured}} of `target`, timed in a fresh `python -m
+    benchmark.harness.calibration` process. A crash of that process (a mode
+    that segfaults) fails the target, which then falls back to the reference
+    choice; the suite goes on."""
     from benchmark.protocol import child_environment, die_with_parent
 
     with tempfile.TemporaryDirectory(prefix="ganbench-calibration-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        io.write_json(request, {"data_dir": data_dir, "targets": [asdict(t) for t in targets]})
+        io.write_json(request, {"data_dir": data_dir, "target": asdict(target)})
         try:
             done = subprocess.run([sys.executable, "-m", "benchmark.harness.calibration", str(request), str(result)],
                                   cwd=REPO_ROOT, env=child_environment(), stdout=subprocess.DEVNULL,
@@ -236,9 +237,9 @@ def _measure_in_process(framework: str, targets: list[Target], data_dir: str | N
             why = f"killed by signal {signal.Signals(-done.returncode).name}; {why}"
         # The process's own last lines, so that the warning alone explains it.
         own = "".join(f"\n    | {line}" for line in lines[-STDERR_TAIL_LINES:])
-        print(f"warning: calibrating {framework} failed ({why}); using its reference modes{own}",
+        print(f"warning: calibrating {target.framework} failed ({why}); using its reference modes{own}",
               file=sys.stderr)
-        return {t.key: {"modes": {m: {"error": why} for m in framework_facts(framework).modes}} for t in targets}
+        return {"modes": {m: {"error": why} for m in framework_facts(target.framework).modes}}
 
 
 # --- the calibration process -------------------------------------------------------------------
@@ -305,19 +306,14 @@ def _main(argv: list[str]) -> int:
     from benchmark.data import load_dataset, seeded_subset
 
     request = io.read_json(Path(argv[0]))
-    out, loaded = {}, {}
-    for values in request["targets"]:
-        target = Target(**values)
-        data = (target.dataset, target.image_size)
-        if data not in loaded:
-            images, labels = load_dataset(target.dataset, "train", request["data_dir"], target.image_size)
-            labels = np.zeros(len(images), np.int64) if labels is None else labels  # a folder has none
-            # Enough distinct images for every timed batch; the data set's size does not change a step's time.
-            loaded[data] = seeded_subset(images, labels, 8192, seed=0)
-        out[target.key] = {"modes": measure(target, *loaded[data])}
-        print(f"calibrated {target.key}: " + ", ".join(
-            f"{m} {_rate(r)}" for m, r in out[target.key]["modes"].items()), file=sys.stderr, flush=True)
-    io.write_json(Path(argv[1]), out)
+    target = Target(**request["target"])
+    images, labels = load_dataset(target.dataset, "train", request["data_dir"], target.image_size)
+    labels = np.zeros(len(images), np.int64) if labels is None else labels  # a folder has none
+    # Enough distinct images for every timed batch; the data set's size does not change a step's time.
+    modes = measure(target, *seeded_subset(images, labels, 8192, seed=0))
+    print(f"calibrated {target.key}: " + ", ".join(f"{m} {_rate(r)}" for m, r in modes.items()),
+          file=sys.stderr, flush=True)
+    io.write_json(Path(argv[1]), {"modes": modes})
     return 0
 
 

@@ -13,7 +13,7 @@ from benchmark.config import DEFAULT_DATASET, RunConfig
 from benchmark.frameworks import TABLE, framework
 from benchmark.harness.arguments import MAX_THREADS, UsageError
 from benchmark.harness.disk import format_size, planned_bytes
-from benchmark.harness.plan import dataset_name, training_images
+from benchmark.harness.plan import dataset_name, training_set_size
 from benchmark.io import existing_parent
 
 
@@ -118,14 +118,14 @@ def check_data(data_dir: Path | None, configs: list[RunConfig]) -> None:
     from benchmark.driver import total_steps
     from benchmark.timing import WARMUP_STEPS_PER_START
 
-    images = training_images(configs[0].dataset, data_dir, configs[0].image_size)
+    size = training_set_size(configs[0].dataset, data_dir, configs[0].image_size)
     too_short = {}
     for config in configs:
         try:
             spec = spec_for(config)
         except ValueError as error:  # no networks for this size, or a conditional model without labels
             raise UsageError(f"--dataset {config.dataset} with --models {config.model}: {error}") from None
-        n = min(config.train_size or len(images), len(images))
+        n = min(config.train_size or size, size)
         per_step = config.batch_size * spec.n_critic
         if n < per_step:
             raise UsageError(f"{config.model}: one step needs {per_step} images "

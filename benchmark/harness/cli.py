@@ -24,7 +24,7 @@ from benchmark.harness.checks import (
 )
 from benchmark.harness.disk import DiskFault
 from benchmark.harness.plan import (
-    check_names, dataset_name, plan_runs, resolve_device, suite_settings, training_images,
+    check_names, dataset_name, plan_runs, resolve_device, suite_settings, training_set_size,
 )
 from benchmark.harness.resume import resume_plan
 from benchmark.harness.suite import SuiteOptions, run_suite, write_plan
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             options = SuiteOptions(plan["command"], plan["settings"], args.run_timeout, plan.get("calibration"))
         else:
             device = resolve_device(args.device)
-            configs = plan_runs(args, device, len(training_images(
-                dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None, args.image_size)))
+            configs = plan_runs(args, device, training_set_size(
+                dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None, args.image_size))
         check_names(configs)
         check_frameworks(list(dict.fromkeys(c.framework for c in configs)))
         data_dir = Path(configs[0].data_dir) if configs[0].data_dir else None

@@ -172,20 +172,20 @@ def dataset_name(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def training_images(dataset: str, data_dir: Path | None, image_size: int | None):
-    """The data set's training images as uint8 pixels (what the plan and its
-    checks read: their number; the workers scale their own rows), loaded and
-    verified once per process (a folder is decoded on its first use, then read
-    from its cache); exit 2 where they cannot be loaded, saying why and what to do."""
+def training_set_size(dataset: str, data_dir: Path | None, image_size: int | None) -> int:
+    """How many training images the data set has (what the plan and its
+    checks need; each worker loads its own rows), loaded and verified once per
+    process (a folder is decoded on its first use, then read from its cache);
+    exit 2 where they cannot be loaded, saying why and what to do."""
     from benchmark.data import DatasetError, load_pixels
 
     if data_dir is not None and not data_dir.is_dir():
         raise UsageError(f"--data-dir {data_dir}: no such folder")
     try:
-        images, _ = load_pixels(dataset, "train", data_dir, image_size)
+        pixels, _ = load_pixels(dataset, "train", data_dir, image_size)
     except DatasetError as error:  # MNISTError is one
         raise UsageError(str(error)) from None
-    return images
+    return len(pixels)
 
 
 def suite_settings(args: argparse.Namespace, configs: list[RunConfig], calibration: dict | None,

@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmark.config import RunConfig
 from benchmark.harness.arguments import UsageError
 from benchmark.harness.calibration import apply as apply_calibration
-from benchmark.harness.plan import dataset_name, plan_runs, resolve_device, training_images
+from benchmark.harness.plan import dataset_name, plan_runs, resolve_device, training_set_size
 
 
 # Flags that shape what runs; with --resume they must match the original plan.
@@ -30,8 +30,8 @@ def resume_plan(args: argparse.Namespace, argv: list[str]) -> tuple[Path, list[R
 
     stored, plan = read_plan(out_dir)
     if any(a.split("=")[0] in PLAN_FLAGS for a in argv):
-        n_images = len(training_images(dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None,
-                                       args.image_size))
+        n_images = training_set_size(dataset_name(args.dataset), args.data_dir.resolve() if args.data_dir else None,
+                                     args.image_size)
         wanted = apply_calibration(plan_runs(args, resolve_device(args.device), n_images), plan.get("calibration"))
         differences = [f"{a.name}: " + ", ".join(a.differences(b)) for a, b in zip(stored, wanted)
                        if a.differences(b)]
