@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 from benchmark.environment import REPO_ROOT
@@ -39,10 +40,22 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def orphanless(command: list[str]) -> list[str]:
+    """`command`, started so that Linux kills it (SIGKILL) when this process
+    dies: a killed suite leaves no orphan training on, and `--resume` never
+    races one. This module's main is the launcher: it sets its own
+    parent-death signal, checks that its parent is still this process, and
+    execs `command`, which keeps the signal. Not a `preexec_fn`: Python code
+    run between fork and exec may deadlock when the parent has threads
+    (Python's subprocess documentation; JAX warns of it at every such fork),
+    as a test process that holds JAX, torch or TensorFlow has; without one,
+    subprocess need not fork the parent at all."""
+    return [sys.executable, "-m", "benchmark.protocol", str(os.getpid()), *command]
+
+
 def die_with_parent() -> None:
-    """In the child, before exec (`preexec_fn`): Linux sends SIGKILL when the
-    parent dies, so a killed suite leaves no orphan training on (and
-    `--resume` never races one)."""
+    """Linux sends this process SIGKILL when its parent dies (the launcher of
+    `orphanless`, and a rank under torchrun)."""
     PR_SET_PDEATHSIG = 1
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -83,3 +96,17 @@ def receive_disk_fault(status_read: int, code: int | None, run_dir: Path) -> dic
         report = {"errno": errno.ENOSPC, "strerror": f"disk full or read-only (worker exit code {EXIT_DISK})",
                   "path": str(run_dir)}
     return report
+
+
+def _launch(argv: list[str]) -> int:
+    """`python -m benchmark.protocol PARENT_PID COMMAND...` (see `orphanless`)."""
+    parent, command = int(argv[0]), argv[1:]
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the signal was set: nobody waits for this run
+        print(f"not started: its parent (pid {parent}) has ended", file=sys.stderr)
+        return 1
+    os.execvp(command[0], command)  # replaces this process; returns only by raising
+
+
+if __name__ == "__main__":
+    sys.exit(_launch(sys.argv[1:]))

@@ -216,16 +216,16 @@ def _measure_in_process(target: Target, data_dir: str | None) -> dict:
     benchmark.harness.calibration` process. A crash of that process (a mode
     that segfaults) fails the target, which then falls back to the reference
     choice; the suite goes on."""
-    from benchmark.protocol import child_environment, die_with_parent
+    from benchmark.protocol import child_environment, orphanless
 
     with tempfile.TemporaryDirectory(prefix="ganbench-calibration-") as tmp:
         request, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         io.write_json(request, {"data_dir": data_dir, "target": asdict(target)})
         try:
-            done = subprocess.run([sys.executable, "-m", "benchmark.harness.calibration", str(request), str(result)],
+            done = subprocess.run(orphanless([sys.executable, "-m", "benchmark.harness.calibration", str(request),
+                                              str(result)]),
                                   cwd=REPO_ROOT, env=child_environment(), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True, timeout=PROCESS_TIMEOUT_S,
-                                  preexec_fn=die_with_parent)
+                                  stderr=subprocess.PIPE, text=True, timeout=PROCESS_TIMEOUT_S)
         except subprocess.TimeoutExpired as timeout:
             stderr = timeout.stderr.decode(errors="replace") if isinstance(timeout.stderr, bytes) else timeout.stderr
             done = subprocess.CompletedProcess([], None, "", f"{stderr or ''}\nno answer within {PROCESS_TIMEOUT_S} s")

@@ -50,10 +50,10 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
         status_read, status_write = os.pipe()
         try:
             # One process, or torchrun with one per device (benchmark.distributed).
-            code = subprocess.run(distributed.worker_command(config.framework, config.devices, run_dir),
+            code = subprocess.run(protocol.orphanless(distributed.worker_command(config.framework, config.devices,
+                                                                                 run_dir)),
                                   cwd=REPO_ROOT, env={**protocol.child_environment(), protocol.STATUS_FD_ENV: str(status_write)},
-                                  stderr=stderr, timeout=timeout_s, preexec_fn=protocol.die_with_parent,
-                                  pass_fds=(status_write,)).returncode
+                                  stderr=stderr, timeout=timeout_s, pass_fds=(status_write,)).returncode
             timeout_reason = None
         except subprocess.TimeoutExpired:
             code, timeout_reason = None, f"timed out after {timeout_s:.0f}s"

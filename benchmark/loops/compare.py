@@ -367,7 +367,7 @@ def run_children(args: argparse.Namespace, modes: dict[str, list[str]], device: 
     """One process per framework, in turn; returns (their groups, failed frameworks)."""
     # As the suite starts its workers: the repository importable, TF's C++ logs
     # quiet, and the child killed with this process.
-    from benchmark.protocol import child_environment, die_with_parent
+    from benchmark.protocol import child_environment, orphanless
 
     groups, failed = [], []
     with tempfile.TemporaryDirectory(prefix="ganbench-loops-") as scratch:
@@ -375,7 +375,7 @@ def run_children(args: argparse.Namespace, modes: dict[str, list[str]], device: 
             json_path = Path(scratch) / f"{framework}.json"
             command = child_command(args, framework, modes[framework], device, threads, json_path)
             print(f"== {framework}: {shlex.join(command)}", flush=True)
-            done = subprocess.run(command, env=child_environment(), preexec_fn=die_with_parent)
+            done = subprocess.run(orphanless(command), env=child_environment())
             if done.returncode != 0 or not json_path.exists():
                 failed.append(framework)
                 continue
