@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, os, sys
+os.sched_setaffinity(0, json.loads(sys.argv[2]))  # first, before JAX starts
 from benchmark.runner import RunnerOptions
 from benchmark.specs import get_spec
 from jax_impl.runner import JaxRunner
@@ -42,10 +43,12 @@ print(json.dumps({"pool": len(pool), "pool_cores": sorted({c for t in pool for c
 
 def probe(threads: int, cores: list[int]) -> dict:
     """The probe in a fresh Python that may use `cores` (every core of the
-    session, though this pytest worker may keep to one: tests/conftest.py)."""
-    result = subprocess.run([sys.executable, "-c", PROBE, str(threads)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            preexec_fn=lambda: os.sched_setaffinity(0, cores))
+    session, though this pytest worker may keep to one: tests/conftest.py).
+    The probe widens its own mask: a preexec_fn would fork this process, whose
+    JAX threads make that unsafe."""
+    result = subprocess.run([sys.executable, "-c", PROBE, str(threads), json.dumps(cores)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
