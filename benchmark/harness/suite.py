@@ -50,8 +50,8 @@ def run_one(config: RunConfig, run_dir: Path, timeout_s: float | None) -> dict:
         status_read, status_write = os.pipe()
         try:
             # One process, or torchrun with one per device (benchmark.distributed).
-            code = subprocess.run(protocol.orphanless(distributed.worker_command(config.framework, config.devices,
-                                                                                 run_dir)),
+            worker = distributed.worker_command(config.framework, config.devices, run_dir)
+            code = subprocess.run(protocol.orphanless(worker),
                                   cwd=REPO_ROOT, env={**protocol.child_environment(), protocol.STATUS_FD_ENV: str(status_write)},
                                   stderr=stderr, timeout=timeout_s, pass_fds=(status_write,)).returncode
             timeout_reason = None
