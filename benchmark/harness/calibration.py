@@ -303,14 +303,16 @@ def _main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m benchmark.harness.calibration REQUEST.json RESULT.json", file=sys.stderr)
         return 2
-    from benchmark.data import load_dataset, seeded_subset
+    from benchmark.data import load_pixels, scale_pixels, seeded_subset
 
     request = io.read_json(Path(argv[0]))
     target = Target(**request["target"])
-    images, labels = load_dataset(target.dataset, "train", request["data_dir"], target.image_size)
-    labels = np.zeros(len(images), np.int64) if labels is None else labels  # a folder has none
+    pixels, labels = load_pixels(target.dataset, "train", request["data_dir"], target.image_size)
+    labels = np.zeros(len(pixels), np.int64) if labels is None else labels  # a folder has none
     # Enough distinct images for every timed batch; the data set's size does not change a step's time.
-    modes = measure(target, *seeded_subset(images, labels, 8192, seed=0))
+    # As a worker does (benchmark.worker.training_set), only those rows are scaled.
+    pixels, labels = seeded_subset(pixels, labels, 8192, seed=0)
+    modes = measure(target, scale_pixels(pixels), labels)
     print(f"calibrated {target.key}: " + ", ".join(f"{m} {_rate(r)}" for m, r in modes.items()),
           file=sys.stderr, flush=True)
     io.write_json(Path(argv[1]), {"modes": modes})
