@@ -236,6 +236,12 @@ class Network(keras.Model):
         super().__init__(name=net.name, dtype=dtype)
         self.stack = [k for layer in net.layers for k in build_layers(layer, dtype, sync_batchnorm)]
 
+    def build(self, input_shape) -> None:
+        """Nothing to build here: each layer that holds variables builds them
+        in its own build() on its first call. Without this method Keras builds
+        a subclassed model by tracing call() once symbolically before the
+        first real call (`Layer._maybe_build`)."""
+
     def call(self, x, labels=None, training=False):
         for layer in self.stack:
             x = layer(x, labels) if isinstance(layer, LabelConcat) else layer(x, training=training)
