@@ -203,7 +203,9 @@ def discriminator(params, stats, x):
 def build_networks(spec: GANSpec, seed: int = 0) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
     """((G params, G stats), (D params, D stats)); raises if their sizes differ from the spec's."""
     kg, kd = jax.random.split(jax.random.key(seed))
-    g, d = init_generator(kg), init_discriminator(kd)
+    # One program per network, as a JAX user initialises (jit of the init): op by op, each
+    # kernel's shape compiled a random-normal program of its own, ~1 s each on the CPU.
+    g, d = jax.jit(init_generator)(kg), jax.jit(init_discriminator)(kd)
     counts = {name: sum(int(a.size) for a in params.values())
               for name, (params, _) in (("generator", g), ("discriminator", d))}
     if counts != spec.parameter_counts():
