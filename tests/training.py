@@ -35,6 +35,14 @@ def two_critic_updates(spec: GANSpec) -> GANSpec:
     return dataclasses.replace(spec, n_critic=min(spec.n_critic, 2))
 
 
+def without_layers(spec: GANSpec, kind: type) -> GANSpec:
+    """`spec` with every layer of type `kind` dropped from both networks (a
+    kind that keeps its input's shape: BatchNorm, SelfAttention)."""
+    def net(n: NetSpec) -> NetSpec:
+        return dataclasses.replace(n, layers=tuple(layer for layer in n.layers if not isinstance(layer, kind)))
+    return dataclasses.replace(spec, generator=net(spec.generator), discriminator=net(spec.discriminator))
+
+
 def float32_constants(spec: GANSpec) -> GANSpec:
     """`spec` with the constants TensorFlow reads in float32 whatever the
     model's type (LeakyReLU slopes, learning rates) rounded to float32: what

@@ -17,7 +17,6 @@ any of them and replica 0's ("<case>/spread").
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -27,19 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmark.runner import RunnerOptions  # noqa: E402
-from benchmark.specs import SPECS, GANSpec  # noqa: E402
+from benchmark.specs import SPECS  # noqa: E402
 from benchmark.specs.layers import BatchNorm  # noqa: E402
-from tests.training import float32_constants, train_steps, two_critic_updates  # noqa: E402
+from tests.training import float32_constants, train_steps, two_critic_updates, without_layers  # noqa: E402
 
 STEPS, BATCH, DATA, WEIGHT_SEED, DATA_SEED = 3, 16, 256, 1234, 7
-
-
-def without_batchnorm(spec: GANSpec) -> GANSpec:
-    """`spec` with every BatchNorm layer dropped (G's included): a model whose
-    replicas need no synced statistics to equal one device."""
-    def net(n):
-        return dataclasses.replace(n, layers=tuple(l for l in n.layers if not isinstance(l, BatchNorm)))
-    return dataclasses.replace(spec, generator=net(spec.generator), discriminator=net(spec.discriminator))
 
 
 # case -> (spec, --sync-batchnorm). Every zoo model has BatchNorm in G, so the
@@ -49,7 +40,7 @@ def without_batchnorm(spec: GANSpec) -> GANSpec:
 # DCGAN synced is cgan without its labels, so it has no case of its own;
 # dcgan-unsynced shows what the bound would catch.
 CASES = {
-    "wgan_gp-no-bn": (two_critic_updates(without_batchnorm(SPECS["wgan_gp"])), False),
+    "wgan_gp-no-bn": (two_critic_updates(without_layers(SPECS["wgan_gp"], BatchNorm)), False),
     "wgan_gp": (two_critic_updates(SPECS["wgan_gp"]), True),
     "sn_dcgan": (SPECS["sn_dcgan"], True),
     "wgan": (two_critic_updates(SPECS["wgan"]), True),

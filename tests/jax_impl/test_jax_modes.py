@@ -26,12 +26,10 @@ jax = pytest.importorskip("jax")
 
 from benchmark.runner import RunnerOptions, StepInputs  # noqa: E402
 from benchmark.specs import GANSpec  # noqa: E402
-from benchmark.specs.layers import (  # noqa: E402
-    Activation, BatchNorm, ConcatLabels, Conv2d, ConvTranspose2d, Dense, Flatten, NetSpec, Reshape,
-)
+from benchmark.specs.layers import SelfAttention  # noqa: E402
 from jax_impl.runner import JaxRunner  # noqa: E402
 from tests.every_path import EVERY_PATH, TRAIN_OPTIONS, assert_same_training  # noqa: E402
-from tests.training import train_steps  # noqa: E402
+from tests.training import train_steps, without_layers  # noqa: E402
 
 RTOL = 1e-9
 
@@ -39,17 +37,8 @@ RTOL = 1e-9
 # labels) without its self-attention and penalty: the float32 runner of the float64 flag's
 # test, which shows that no flag leaked into it. With EVERY_PATH's float32 step, which XLA
 # compiled in about 10 s, that test took 12.5 s; with this one 6.0 s (both on one core at once).
-NO_ATTENTION = dataclasses.replace(
-    EVERY_PATH, name="no_attention", gradient_penalty=None,
-    generator=NetSpec("generator", (6,), (
-        ConcatLabels(10), Dense("project", 16, 4 * 4 * 8, bias=False, spectral_norm=True),
-        Reshape((4, 4, 8)), BatchNorm("bn", 8), Activation("relu"),
-        ConvTranspose2d("deconv", 8, 1, 4, 2, 1, spectral_norm=True), Activation("tanh"),
-    )),
-    discriminator=NetSpec("discriminator", (8, 8, 1), (
-        ConcatLabels(10), Conv2d("conv", 11, 8, 4, 2, 1, spectral_norm=True), Activation("leaky_relu", 0.2),
-        Flatten(), Dense("logit", 4 * 4 * 8, 1, spectral_norm=True),
-    )))
+NO_ATTENTION = dataclasses.replace(without_layers(EVERY_PATH, SelfAttention), name="no_attention",
+                                   gradient_penalty=None)
 
 
 def trained(mode: str, dtype: str = "float64", steps: int = 2, spec: GANSpec = EVERY_PATH):
