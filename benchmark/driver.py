@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -162,9 +162,13 @@ def probe_steps(total: int, probes: int) -> set[int]:
 
 class Batches(Protocol):
     """A native input pipeline: each step's real images and labels, in the
-    order of the driver's plan (torch_impl/ and tf_impl/input_pipeline.py)."""
+    order of the driver's plans (the twins' input_pipeline.py)."""
 
-    def epoch(self, plan: np.ndarray) -> Iterable[tuple[Any, Any]]: ...
+    def epochs(self, plans: Sequence[np.ndarray]) -> Iterator[Iterable[tuple[Any, Any]]]:
+        """One iterable of batches per plan, in order, each read to its end
+        before the next is asked for. All of the run's epochs come at once so
+        that a loader with worker processes starts them once per run."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -235,9 +239,15 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             return None, samples
         return f"non-finite generated images in epoch {epoch + 1} (step {len(history) - 1})", samples
 
-    for epoch in range(first_epoch, config.epochs):
-        plan = epoch_batches(len(images), config, spec, seeds.order)
-        loaded = iter(batches.epoch(plan)) if batches is not None else None
+    # Every epoch's plan is drawn before the first step, each with the order
+    # stream's state after it (what a checkpoint at that epoch's end saves).
+    plans, order_states = [], []
+    for _ in range(first_epoch, config.epochs):
+        plans.append(epoch_batches(len(images), config, spec, seeds.order))
+        order_states.append(seeds.order.bit_generator.state)
+    loaded_epochs = batches.epochs(plans) if batches is not None else None
+    for epoch, plan, order_state in zip(range(first_epoch, config.epochs), plans, order_states):
+        loaded = iter(next(loaded_epochs)) if loaded_epochs is not None else None
         epoch_started, paused_before = time.perf_counter(), paused
         for step, indices in enumerate(plan):
             input_s = real = real_labels = None
@@ -285,7 +295,7 @@ def train(runner: Runner, spec: GANSpec, config: RunConfig, images: np.ndarray,
             progress.message(f"diverged: {reason}")
             return outcome("diverged", reason, samples)
         if checkpoint is not None:
-            checkpoint(TrainState(epoch + 1, history, epoch_seconds, seeds.order.bit_generator.state,
+            checkpoint(TrainState(epoch + 1, history, epoch_seconds, order_state,
                                   seeds.noise.bit_generator.state, scores))
         paused += time.perf_counter() - epoch_ended + _synchronized(runner)
     return outcome("ok")

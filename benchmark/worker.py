@@ -82,7 +82,13 @@ class NativeBatches:
         self.loader, self.rows = loader, rows
 
     def epoch(self, plan: np.ndarray):
-        return self.loader.epoch(plan if self.rows is None else self.rows[plan])
+        return self.loader.epoch(self._rows(plan))
+
+    def epochs(self, plans):
+        return self.loader.epochs([self._rows(plan) for plan in plans])
+
+    def _rows(self, plan: np.ndarray) -> np.ndarray:
+        return plan if self.rows is None else self.rows[plan]
 
 
 LOADER_PROBE_STEPS = 20  # timed steps of the loader alone, after LOADER_PROBE_WARMUP

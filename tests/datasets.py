@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import multiprocessing
 import pickle
 import struct
 import tarfile
@@ -165,3 +166,12 @@ def with_native_input(source: tuple[str, Path | None], native_input: Callable, *
     assert len(native) == len(images)
     plan = np.random.default_rng(0).permutation(len(images))[:6].reshape(3, 2, 1)[::-1]
     return images, labels, native, plan
+
+
+def read_with_workers(epoch) -> tuple[list, set[int]]:
+    """An epoch's batches, and this process's child processes while it was
+    read (torch's DataLoader workers and Grain's are the standard library's
+    processes), so that a test can see whether the next epoch reuses them."""
+    batches = iter(epoch)
+    first = next(batches)
+    return [first, *batches], {process.pid for process in multiprocessing.active_children()}

@@ -22,6 +22,7 @@ pipeline's values bit for bit) and prefetches. Mirrors ``torch_impl/input_pipeli
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,10 @@ class NativeInput:
         else:  # a tensor in memory: one gather per step
             dataset = tf.data.Dataset.from_tensor_slices(steps).map(self._load)  # sequential: in order
         return dataset.map(scaled, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+    def epochs(self, plans: Sequence[np.ndarray]) -> Iterator[tf.data.Dataset]:
+        """``epoch(plan)`` for each plan, in turn (tf.data's threads live in this process)."""
+        return (self.epoch(plan) for plan in plans)
 
 
 class DeviceInput:

@@ -14,7 +14,7 @@ the same order. Mirrors ``tf_impl/input_pipeline.py``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -105,6 +105,10 @@ class NativeInput:
         """Per step of ``plan`` (steps, n_critic, B): images (n_critic * B, C, H, W) and labels (n_critic * B,)."""
         self.sampler.set_plan(plan)
         return iter(self.loader)
+
+    def epochs(self, plans: Sequence[np.ndarray]) -> Iterator[Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+        """``epoch(plan)`` for each plan, in turn; the workers persist between them."""
+        return (self.epoch(plan) for plan in plans)
 
 
 class DeviceInput:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.config import RunConfig
-from benchmark.driver import Hooks, Seeds, epoch_batches, probe_steps, train
+from benchmark.driver import Hooks, Seeds, TrainState, epoch_batches, probe_steps, train
 from benchmark.progress import Progress
 from benchmark.runner import RunnerOptions
 from benchmark.specs import OptimizerSpec, get_spec
@@ -95,6 +95,52 @@ def test_a_non_finite_loss_stops_the_run_as_diverged(mnist_train):
     assert outcome.status == "diverged"
     assert "non-finite loss at step" in outcome.reason
     assert outcome.timing["steps"] < 8
+
+
+class RecordedBatches:
+    """torch's device batches behind the native pipeline's interface, noting
+    the plans each `epochs` call was given."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        from torch_impl.input_pipeline import DeviceInput
+
+        self.loader, self.calls = DeviceInput(images, labels), []
+
+    def epochs(self, plans):
+        self.calls.append([np.array(plan) for plan in plans])
+        return (self.loader.epoch(plan) for plan in plans)
+
+
+def test_a_native_pipeline_gets_the_whole_runs_plans_at_once_and_a_resume_the_rest(mnist_train):
+    """One `epochs` call per run (Grain's workers start once), with the plans
+    the run then trains; a run resumed from a checkpoint asks for the plans the
+    uninterrupted run trained after it, and trains the same steps."""
+    torch_runner = pytest.importorskip("torch_impl.runner")
+    images, labels = np.array(mnist_train[0][:64]), np.array(mnist_train[1][:64])
+    spec, cfg = get_spec("dcgan"), config(epochs=3)  # 4 steps of 16 an epoch
+    states = []
+
+    def run(resume=None):
+        seeds, runner = Seeds.from_seed(cfg.seed), torch_runner.TorchRunner(spec, RunnerOptions())
+        runner.import_weights(initial_weights(spec, seeds.init))
+        batches = RecordedBatches(images, labels)
+        outcome = train(runner, spec, cfg, images, labels, seeds, Progress(cfg.name, stream=io.StringIO()),
+                        Hooks(checkpoint=lambda state: states.append(TrainState.from_dict(state.to_dict()))),
+                        resume=resume, batches=batches)
+        return outcome, batches.calls
+
+    whole, calls = run()
+    assert whole.status == "ok" and len(calls) == 1 and len(calls[0]) == 3
+    order = Seeds.from_seed(cfg.seed).order
+    for plan in calls[0]:
+        np.testing.assert_array_equal(plan, epoch_batches(len(images), cfg, spec, order))
+    # (The resumed runner starts from the initial weights, not the checkpoint's:
+    # its losses are not compared, only the data order it is given.)
+    resumed, resumed_calls = run(resume=states[0])
+    assert len(resumed_calls) == 1
+    for got, want in zip(resumed_calls[0], calls[0][1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert len(resumed.history) == len(whole.history)
 
 
 def test_probe_steps_are_evenly_spaced_and_the_last_ends_the_run():

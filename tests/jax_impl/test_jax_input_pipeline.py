@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmark.data import load_dataset
-from tests.datasets import tiny_sources, with_native_input
+from tests.datasets import read_with_workers, tiny_sources, with_native_input
 
 jax = pytest.importorskip("jax")
 pytest.importorskip("grain")
@@ -27,15 +27,17 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 def test_native_batches_are_the_device_batches(sources: dict, key: str) -> None:
     images, labels, native, plan = with_native_input(sources[key], NativeInput, workers=1)  # one Grain worker process
     device = DeviceInput(images, labels)
-    batches = list(native.epoch(plan))
+    epochs = native.epochs([plan, plan[:1]])
+    batches, workers = read_with_workers(next(epochs))
     assert len(batches) == len(plan)
     for step, (got, got_labels), (want, want_labels) in zip(plan, batches, device.epoch(plan)):
         assert got.dtype == np.float32 and got.shape == (2, *images.shape[1:])
         assert np.array_equal(np.asarray(got), np.asarray(want)), f"step {step}: images differ"
         expected = np.asarray(want_labels) if labels is not None else np.full(2, -1)
         assert np.array_equal(np.asarray(got_labels), expected)
-    again = list(native.epoch(plan[:1]))  # the next epoch's plan replaces the last
+    again, workers_again = read_with_workers(next(epochs))  # the next epoch's plan
     assert len(again) == 1 and np.array_equal(np.asarray(again[0][0]), images[plan[0].reshape(-1)])
+    assert workers and workers_again == workers, "Grain's worker processes started again for the next epoch"
 
 
 def test_a_step_on_native_batches_is_the_device_step(sources: dict) -> None:

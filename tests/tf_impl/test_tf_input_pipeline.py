@@ -33,11 +33,16 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 def test_native_batches_are_the_device_batches(sources: dict, key: str) -> None:
     images, labels, native, plan = with_native_input(sources[key], NativeInput)
     device = DeviceInput(images, labels)
-    for step, (got, got_labels), (want, want_labels) in zip(plan, native.epoch(plan), device.epoch(plan)):
+    epochs = native.epochs([plan, plan[:1]])
+    batches = list(next(epochs))
+    assert len(batches) == len(plan)
+    for step, (got, got_labels), (want, want_labels) in zip(plan, batches, device.epoch(plan)):
         assert got.dtype == tf.float32 and tuple(got.shape) == (2, *images.shape[1:])
         assert np.array_equal(got.numpy(), want.numpy()), f"step {step}: images differ"
         expected = want_labels.numpy() if labels is not None else np.full(2, -1)
         assert np.array_equal(got_labels.numpy(), expected)
+    again = list(next(epochs))  # the next epoch's plan
+    assert len(again) == 1 and np.array_equal(again[0][0].numpy(), device.images.numpy()[plan[0].reshape(-1)])
 
 
 def test_a_prepared_builder_is_reused_and_nothing_is_downloaded(sources: dict, monkeypatch: pytest.MonkeyPatch

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets import tiny_sources, with_native_input
+from tests.datasets import read_with_workers, tiny_sources, with_native_input
 
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
@@ -32,10 +32,14 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
 def test_native_batches_are_the_device_batches(sources: dict, key: str) -> None:
     images, labels, native, plan = with_native_input(sources[key], NativeInput, workers=1)
     device = DeviceInput(images, labels)
-    for step, (got, got_labels), (want, want_labels) in zip(plan, native.epoch(plan), device.epoch(plan)):
+    epochs = native.epochs([plan, plan[:1]])
+    batches, workers = read_with_workers(next(epochs))
+    assert len(batches) == len(plan)
+    for step, (got, got_labels), (want, want_labels) in zip(plan, batches, device.epoch(plan)):
         assert got.dtype == torch.float32 and got.shape == (2, *images.shape[3:], *images.shape[1:3])
         assert torch.equal(got, want), f"step {step}: images differ"
         expected_labels = want_labels if labels is not None else torch.full((2,), -1)
         assert torch.equal(got_labels, expected_labels)
-    again = [x for x, _ in native.epoch(plan[:1])]  # the next epoch's plan replaces the last
-    assert len(again) == 1 and torch.equal(again[0], device.images[torch.from_numpy(plan[0].reshape(-1))])
+    again, workers_again = read_with_workers(next(epochs))  # the next epoch's plan
+    assert len(again) == 1 and torch.equal(again[0][0], device.images[torch.from_numpy(plan[0].reshape(-1))])
+    assert workers and workers_again == workers, "the DataLoader's workers started again for the next epoch"
