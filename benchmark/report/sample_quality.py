@@ -124,10 +124,11 @@ def unlearned_note(runs: Sequence[Run]) -> str | None:
             "yet; train longer (`--epochs`) before reading it as a difference in quality.")
 
 
-# KID's spread is the std of its estimate over random subsets of at most 1,000
-# samples (benchmark.metrics.distances.kid); with 1,000 samples or fewer every
-# subset holds them all, the estimates agree and the std is rounding (~1e-10):
-# it measures nothing, so it can separate nothing.
+# KID's spread is the std of one subset's estimate (benchmark.metrics.distances.kid):
+# over random subsets of 1,000, or, with 1,000 samples or fewer, the estimator's
+# own variance. Results files written before that (up to 2026-12-08) hold the
+# subsets' std there, which is rounding (~1e-10): it measures nothing, so it
+# can separate nothing.
 KID_SPREAD_MEASURED = 1e-9
 
 
@@ -155,7 +156,7 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     if not_learned_yet(runs):
         return f"none: not learned yet (FID {fids})", f"n/a: every run's recall < {UNLEARNED_RECALL}"
     if not spread > KID_SPREAD_MEASURED:
-        return f"none named (FID {fids})", "not judged: KID's spread unmeasured (≤ 1,000 samples)"
+        return f"none named (FID {fids})", "not judged: KID's spread unmeasured (≤ 1,000 samples, an older results file)"
     if not clear:
         return f"tie (FID {fids})", "within noise (KID)"
     better = f"{run_a.framework} ({a['fid']:.2f} vs {b['fid']:.2f})"

@@ -27,10 +27,11 @@ def test_overlapping_kids_are_a_tie_with_no_winner_named():
 
 
 def test_no_winner_where_kids_spread_was_not_measured():
-    # 500 Inception samples: each KID subset holds them all, the std is rounding
+    # 500 Inception samples scored before the spread was estimated at that
+    # size: every KID subset held them all, the std is rounding
     runs = [run("torch", 442.99, 0.5478, 2e-10), run("tf", 435.53, 0.5336, 1e-10)]
     assert quality_verdict(runs) == ("none named (FID tf 435.53, torch 442.99)",
-                                     "not judged: KID's spread unmeasured (≤ 1,000 samples)")
+                                     "not judged: KID's spread unmeasured (≤ 1,000 samples, an older results file)")
     assert "0.5478 |" in quality_table(runs[:1]) and "±" not in quality_table(runs[:1])
 
 
