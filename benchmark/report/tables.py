@@ -146,6 +146,15 @@ def precision_note(runs: Sequence[Run]) -> str | None:
 LOADER_BOUND_SHARE = 0.10
 
 
+def loaders_verdict(waits: dict[str, float]) -> str:
+    """Whether the frameworks' native speeds differ through their loaders,
+    from each framework's share of training time spent waiting for one."""
+    bound = [framework for framework, share in waits.items() if share >= LOADER_BOUND_SHARE]
+    if bound:
+        return f"so the frameworks' native speeds differ through {' and '.join(bound)}'s loader"
+    return ("so neither framework's" if len(waits) == 2 else "so no framework's") + " native speed comes from its loader"
+
+
 def pipeline_note(suite: Suite) -> str | None:
     """Where native pipelines ran: per model and framework, the native run's
     images/s counting its waits for the loader against the device pipeline's,
@@ -175,9 +184,7 @@ def pipeline_note(suite: Suite) -> str | None:
                          + ("bounds training" if share >= LOADER_BOUND_SHARE else "keeps up"))
             parts.append(text)
         if len(waits) >= 2:
-            bound = [f for f, share in waits.items() if share >= LOADER_BOUND_SHARE]
-            parts.append(f"so the frameworks' native speeds differ through {' and '.join(bound)}'s loader"
-                         if bound else "so neither framework's native speed comes from its loader")
+            parts.append(loaders_verdict(waits))
         if parts:
             found.append(f"{model_title(model)}: " + "; ".join(parts) + ".")
     if not found:

@@ -71,3 +71,12 @@ def test_the_twins_part_for_every_pair_of_frameworks(tmp_path):
     assert [(r[0], r[1]) for r in rows] == [("torch vs tf", "0"), ("torch vs jax", "0"), ("tf vs jax", "0")]
     assert "identical (distance 0) at every seed" in report
     assert (tmp_path / "figures" / "divergence_dcgan.png").is_file()
+
+
+def test_the_loaders_verdict_counts_the_frameworks():
+    from benchmark.report.tables import loaders_verdict
+
+    assert loaders_verdict({"torch": 0.01, "tf": 0.0}) == "so neither framework's native speed comes from its loader"
+    assert loaders_verdict({"torch": 0.01, "tf": 0.0, "jax": 0.02}) == "so no framework's native speed comes from its loader"
+    assert loaders_verdict({"torch": 0.3, "tf": 0.0, "jax": 0.12}) == (
+        "so the frameworks' native speeds differ through torch and jax's loader")
