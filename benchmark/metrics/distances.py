@@ -199,7 +199,9 @@ def _poly_kernel(x: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
     k = x @ y.T  # float32 features: a float32 matmul; the MMD sums in float64
     k /= dim
     k += 1
-    cube = k * k  # k**3 is numpy's general power: 50 times slower (28 ms against 0.5 at 1000 x 1000)
+    # k**3 is numpy's general power: at 1000 x 1000 on one core 1.2 ms against two
+    # products' 0.2 ms where every entry is positive, 21 ms where some are negative.
+    cube = k * k
     cube *= k
     return cube
 
