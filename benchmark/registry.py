@@ -40,7 +40,8 @@ def create_native_input(name: str, dataset: str, data_dir: str | None = None,
                         image_size: int | None = None, workers: int = 2, device: str = "cpu"):
     """The framework's native input pipeline over the train split of `dataset`:
     `.epoch(plan)` yields each step's (images, labels) as the framework's
-    tensors, in the plan's order. `workers`: loader processes, where its
+    tensors, in the plan's order, and `.epochs(plans)` one such iterable per
+    plan, from the same worker processes. `workers`: loader processes, where its
     loader has them (Framework.loader_processes); `device` "cuda" pins host
     memory where that means something."""
     facts = framework(name)

@@ -155,6 +155,12 @@ def quality_verdict(runs: Sequence[Run]) -> tuple[str, str]:
     # A winner is named only where the data can tell one (docs/metrics.md, "Verdict rules").
     if not_learned_yet(runs):
         return f"none: not learned yet (FID {fids})", f"n/a: every run's recall < {UNLEARNED_RECALL}"
+    # On data other than MNIST only Inception scores the samples, and nothing
+    # calibrated there tells samples that learned the data from noise (MNIST's
+    # check is its classifier's recall): two noise generators' KIDs can differ
+    # beyond their spread, so no single-run winner is named.
+    if inception_scored(runs):
+        return f"none named (FID {fids})", "not judged: no check on Inception features that any run learned the data"
     if not spread > KID_SPREAD_MEASURED:
         return f"none named (FID {fids})", "not judged: KID's spread unmeasured (≤ 1,000 samples, an older results file)"
     if not clear:

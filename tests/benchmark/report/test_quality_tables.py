@@ -67,3 +67,17 @@ def test_each_scored_run_gets_the_band_its_fid_falls_in():
     rows = [line for line in table.splitlines() if line.startswith("| torch") or line.startswith("| tf")]
     assert rows[0].endswith("| recognisable |") and rows[1].endswith("| well trained |")
     assert "*Band*" in table
+
+
+def test_no_winner_on_inception_features_alone():
+    """A 64x64 folder after one epoch (reports/folder-64-cpu-example): both
+    samples noise, their KIDs 0.5478 +- 0.0050 and 0.5336 +- 0.0044 differ
+    beyond twice the spread, yet nothing says either run learned the data."""
+    runs = [run("torch", 442.99, 0.5478, 0.0050), run("tf", 435.53, 0.5336, 0.0044)]
+    assert quality_verdict(runs)[1] == "clear (KID)"  # on MNIST's classifier: learned (recall 0.7), judged
+    for scored in runs:
+        scored.result["quality"] = {key: scored.result["quality"][key] for key in ("num_samples", "fid", "kid_mean",
+                                                                                   "kid_std")}
+        scored.result["quality"]["features"] = "inception"
+    assert quality_verdict(runs) == ("none named (FID tf 435.53, torch 442.99)",
+                                     "not judged: no check on Inception features that any run learned the data")
