@@ -114,7 +114,7 @@ class RecordedBatches:
 def test_a_native_pipeline_gets_the_whole_runs_plans_at_once_and_a_resume_the_rest(mnist_train):
     """One `epochs` call per run (Grain's workers start once), with the plans
     the run then trains; a run resumed from a checkpoint asks for the plans the
-    uninterrupted run trained after it, and trains the same steps."""
+    uninterrupted run trained after it, and trains as many steps."""
     torch_runner = pytest.importorskip("torch_impl.runner")
     images, labels = np.array(mnist_train[0][:64]), np.array(mnist_train[1][:64])
     spec, cfg = get_spec("dcgan"), config(epochs=3)  # 4 steps of 16 an epoch
