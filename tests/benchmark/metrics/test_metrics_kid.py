@@ -72,8 +72,9 @@ def test_mmd2_variance_is_the_spread_of_the_estimate_over_draws(shift):
     moment, Var s^2 = (mu4 - sigma^4 (n - 3) / (n - 1)) / n) and of the mean
     estimate, plus the estimate's own bias, which is O(1/m): it treats the
     between-set mean as a U-statistic and its zetas are plug-in estimates;
-    measured -17%, -8%, -5%, -1% of the variance at m = 20, 50, 200, 500
-    (4,000 draws; 10 / m bounds them all). It catches a term dropped, halved
+    measured -17% at m = 20, -7% to -8% at 50, -1% to -5% at 200 (4,000 and
+    1,500 draws), -2% and +5% at 500 (400 draws, standard error 9%): 10 / m
+    bounds them all. It catches a term dropped, halved
     or of the wrong sign; not a diagonal left in K_YY (+3% to +12% here)."""
     rng = np.random.default_rng(11)
     m, dim, draws = 100, 8, 2000
